@@ -1,0 +1,1 @@
+"""Benchmarks and the tooling to run allotment and upstream Placement side by side."""

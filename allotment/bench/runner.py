@@ -1,0 +1,121 @@
+"""Run workloads against allotment and upstream Placement, one fresh server and database per run."""
+
+from __future__ import annotations
+
+import contextlib
+import resource
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from allotment.bench.databases import fresh_database
+from allotment.bench.http import server_info
+from allotment.bench.procstat import ProcessSampler, cpu_delta, cpu_seconds, descendants
+from allotment.bench.servers import RunningServer, allotment_server, upstream_server
+from allotment.bench.workloads import Context, Params, Workload
+
+__all__ = ["SERVERS", "Target", "run_benchmark", "run_once"]
+
+SERVERS = {"allotment": allotment_server, "upstream": upstream_server}
+LOG_TAIL = 6000
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to measure: started fresh by name, or already running at ``url``."""
+
+    name: str
+    url: str | None = None
+
+
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_once(
+    target: Target,
+    workloads: list[tuple[Workload, bool]],
+    params: Params,
+    *,
+    backend: str,
+    workers: int,
+    run_index: int = 0,
+) -> dict[str, Any]:
+    """One run: a fresh database and server (unless ``target.url``), then the workloads in order.
+
+    Never raises for a server or workload failure: the record carries ``error``.
+    """
+    record: dict[str, Any] = {"run": run_index, "workloads": {}, "rss": None, "error": None}
+    server: RunningServer | None = None
+    with contextlib.ExitStack() as stack:
+        try:
+            if target.url:
+                url, root = target.url.rstrip("/"), None
+            else:
+                db_url = stack.enter_context(fresh_database(backend))
+                server = stack.enter_context(SERVERS[target.name](db_url, workers=workers))
+                url, root = server.url, server.process.pid
+        except Exception as exc:  # a server that does not start is a result, not a crash
+            record["error"] = f"server did not start: {type(exc).__name__}: {exc}"
+            return record
+        record["url"] = url
+        record["server"] = server_info(url)
+        sampler = ProcessSampler(root).start() if root is not None else None
+        ctx = Context(url=url, params=params, run_index=run_index)
+        try:
+            for workload, measured in workloads:
+                assert workload.run is not None
+                cpu_before = cpu_seconds(descendants(root)) if root is not None else {}
+                client_before = _self_cpu()
+                result = workload.run(ctx)
+                result.figures["server_cpu_s"] = (
+                    cpu_delta(cpu_before, cpu_seconds(descendants(root))) if root is not None else None
+                )
+                result.figures["client_cpu_s"] = _self_cpu() - client_before
+                record["workloads"][workload.name] = {
+                    "measured": measured, "figures": result.figures, "details": result.details,
+                }
+        except Exception as exc:
+            record["error"] = f"workload failed: {type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        finally:
+            if sampler is not None:
+                record["rss"] = sampler.stop()
+        if server is not None:
+            _note_server_trouble(record, server)
+    return record
+
+
+def _note_server_trouble(record: dict[str, Any], server: RunningServer) -> None:
+    """When the run went wrong, keep the server's exit status and the end of its log."""
+    if server.process.poll() is not None:
+        record["server_exit"] = server.process.returncode
+    failed = record["error"] or any(w["figures"].get("non_2xx") for w in record["workloads"].values())
+    if failed or "server_exit" in record:
+        try:
+            record["server_log_tail"] = (server.workdir / "server.log").read_text(errors="replace")[-LOG_TAIL:]
+        except OSError:
+            pass
+
+
+def run_benchmark(
+    targets: list[Target],
+    workloads: list[tuple[Workload, bool]],
+    params: Params,
+    *,
+    backend: str,
+    workers: int,
+    repeat: int = 1,
+    progress: Callable[[str], None] = lambda _msg: None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Runs per target name. Repeats alternate between targets, so drift hits both alike."""
+    runs: dict[str, list[dict[str, Any]]] = {t.name: [] for t in targets}
+    for i in range(repeat):
+        for target in targets:
+            progress(f"run {i + 1}/{repeat}: {target.name}" + (f" at {target.url}" if target.url else ""))
+            record = run_once(target, workloads, params, backend=backend, workers=workers, run_index=i)
+            runs[target.name].append(record)
+            if record["error"]:
+                progress(f"  {target.name}: {record['error'].splitlines()[0]}")
+    return runs

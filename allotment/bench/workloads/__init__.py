@@ -1,0 +1,53 @@
+"""The registry of benchmark workloads (BENCHMARKS.md), runnable or still to do."""
+
+from __future__ import annotations
+
+from allotment.bench.workloads import ac, load
+from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
+
+__all__ = ["COMMON_FIGURES", "REGISTRY", "Context", "Figure", "Params", "Workload", "WorkloadResult", "resolve"]
+
+
+def _todo(name: str, summary: str) -> Workload:
+    return Workload(name=name, summary=f"TODO: {summary}")
+
+
+REGISTRY: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        load.WORKLOAD,
+        ac.WORKLOAD,
+        ac.CONCURRENT_WORKLOAD,
+        _todo("claim", "200 sequential claims (candidates limit=5, PUT the first allocation request)"),
+        _todo("race", "10 concurrent writers x 50 claims on few providers; 409s counted, no 5xx, no overcommit"),
+        _todo("nested", "K NUMA/FPGA/VGPU compute trees; granular, same_subtree and root_required queries"),
+        _todo("explode", "one node with 8 GPU children and 4 NUMA nodes; bounded time/memory, limit honoured"),
+        _todo("schedule", "select_destinations for 1, 10 and 100 instances over H hosts"),
+    )
+}
+
+
+def resolve(names: list[str]) -> list[tuple[Workload, bool]]:
+    """The workloads to run, in order, each with ``measured`` (False: only run as another's setup).
+
+    Unknown or not yet implemented names raise ValueError.
+    """
+    for name in names:
+        if name not in REGISTRY:
+            raise ValueError(f"unknown workload {name!r}; known: {', '.join(REGISTRY)}")
+        if not REGISTRY[name].ready:
+            raise ValueError(f"workload {name!r} is not implemented yet ({REGISTRY[name].summary})")
+    order: list[tuple[Workload, bool]] = []
+    seen: set[str] = set()
+
+    def add(name: str, measured: bool) -> None:
+        if name in seen:
+            return
+        for dep in REGISTRY[name].requires:
+            add(dep, dep in names)
+        seen.add(name)
+        order.append((REGISTRY[name], measured))
+
+    for name in names:
+        add(name, True)
+    return order

@@ -1,0 +1,75 @@
+"""What a workload is: a named function over a running server, and the figures it yields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Context", "Figure", "Params", "Workload", "WorkloadResult"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number a workload reports.
+
+    ``better`` says which way is good ("lower" for times and memory, "higher"
+    for rates) and so how the allotment/upstream ratio is formed; None marks an
+    informational count (candidates returned, requests sent) that gets no ratio.
+    ``agg`` says how repeats combine: the median, or the sum (for error counts,
+    where any one is too many).
+    """
+
+    key: str
+    unit: str
+    better: Literal["lower", "higher"] | None = None
+    agg: Literal["median", "sum"] = "median"
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Params:
+    """Knobs shared by all workloads (each reads the ones it needs)."""
+
+    providers: int = 1000
+    concurrency: int = 10
+    seed: int = 1
+    requests: int = 20  # sequential requests per `ac` variant
+    conc_requests: int = 500  # total requests of `ac-conc`
+
+
+@dataclass
+class Context:
+    """What a workload gets: the server, the knobs, and state left by earlier workloads of the run."""
+
+    url: str
+    params: Params
+    run_index: int = 0
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WorkloadResult:
+    figures: dict[str, float | int | None]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    summary: str
+    figures: tuple[Figure, ...] = ()
+    run: Callable[[Context], WorkloadResult] | None = None
+    #: Workloads that must have run earlier on the same server (run first as setup if not asked for).
+    requires: tuple[str, ...] = ()
+
+    @property
+    def ready(self) -> bool:
+        return self.run is not None
+
+
+#: Figures the runner adds to every workload: CPU spent by the server tree and by this client.
+COMMON_FIGURES = (
+    Figure("server_cpu_s", "s", "lower", label="server CPU"),
+    Figure("client_cpu_s", "s", None, label="client CPU"),
+)

@@ -1,0 +1,187 @@
+"""The placement WSGI application: one request pipeline, routes as data.
+
+Order of the layers, outermost first, and why:
+
+1. request id and log line: every response, errors included, carries
+   ``x-openstack-request-id``; a missing or ``*/*`` Accept becomes JSON so errors
+   come back as JSON.
+2. CORS (when configured): pre-flight answers and response headers.
+3. auth (``noauth2``): no token is a 401 before anything else runs (except ``GET /``).
+4. fault barrier: an unexpected exception is a logged 500, never a traceback.
+5. microversion: negotiated here, so every response below carries the version headers.
+6. dispatch: 404 for unknown paths, 405 with ``Allow`` for unknown methods.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from allotment.placement.api import microversion
+from allotment.placement.api.context import RequestContext, noauth_context
+from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPError, Request, Response
+from allotment.placement.api.policy import Enforcer
+from allotment.placement.api.routes import ROUTES
+from allotment.placement.config import Config
+from allotment.placement.domain.exceptions import DomainError
+from allotment.placement.store.engine import Store
+
+__all__ = ["PlacementApp", "make_app"]
+
+LOG = logging.getLogger("allotment.placement.api")
+
+Route = tuple[re.Pattern[str], dict[str, Callable[[Request], Response]], str]
+
+
+def _compile(routes: dict[str, dict[str, Callable[[Request], Response]]]) -> list[Route]:
+    compiled = []
+    for template, methods in routes.items():
+        pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
+        compiled.append((re.compile(pattern), methods, ", ".join(methods)))
+    return compiled
+
+
+class PlacementApp:
+    """WSGI callable serving the placement API over one ``Store``."""
+
+    def __init__(self, config: Config, store: Store, *, auth: bool = True) -> None:
+        self.config = config
+        self.store = store
+        self.auth = auth
+        self.enforcer = (
+            Enforcer.from_file(
+                config.policy_file,
+                enforce_new_defaults=config.enforce_new_defaults,
+                enforce_scope=config.enforce_scope,
+            )
+            if auth
+            else None
+        )
+        self.routes = _compile(ROUTES)
+        self.cors_origins = set(config.cors_allowed_origin)
+
+    # -- outer layers ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = "req-" + str(uuid.uuid4())
+        environ[ENV_REQUEST_ID] = request_id
+        accept = environ.get("HTTP_ACCEPT")
+        if not accept or accept == "*/*":
+            environ["HTTP_ACCEPT"] = "application/json"
+        response = self._cors(environ)
+        response.add_header("x-openstack-request-id", request_id)
+        if LOG.isEnabledFor(logging.INFO):
+            version = environ.get(ENV_MICROVERSION)
+            query = environ.get("QUERY_STRING")
+            LOG.info(
+                '%s "%s %s%s" status: %d len: %d microversion: %s time: %.1fms request_id: %s',
+                environ.get("REMOTE_ADDR", "-"),
+                environ["REQUEST_METHOD"],
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                "?" + query if query else "",
+                response.status,
+                len(response.body),
+                f"{version.major}.{version.minor}" if version is not None else "-",
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
+        return response(environ, start_response)
+
+    def _cors(self, environ: dict[str, Any]) -> Response:
+        origin = environ.get("HTTP_ORIGIN")
+        if not self.cors_origins or origin is None:
+            return self._authenticated(environ)
+        allowed = origin in self.cors_origins or "*" in self.cors_origins
+        if environ["REQUEST_METHOD"] == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            response = Response(200)
+            if allowed:
+                response.add_header("Access-Control-Allow-Origin", origin)
+                response.add_header("Vary", "Origin")
+                response.add_header("Access-Control-Allow-Methods", environ["HTTP_ACCESS_CONTROL_REQUEST_METHOD"])
+                wanted = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+                if wanted:
+                    permitted = {h.lower() for h in self.config.cors_allow_headers}
+                    asked = [h.strip() for h in wanted.split(",") if h.strip()]
+                    if all(h.lower() in permitted for h in asked):
+                        response.add_header("Access-Control-Allow-Headers", ", ".join(asked))
+            return response
+        response = self._authenticated(environ)
+        if allowed:
+            response.add_header("Access-Control-Allow-Origin", origin)
+            response.add_header("Vary", "Origin")
+        return response
+
+    def _authenticated(self, environ: dict[str, Any]) -> Response:
+        path = environ.get("PATH_INFO", "")
+        context: RequestContext | None
+        if self.auth:
+            context = noauth_context(environ, self.enforcer)
+            if context is None and path not in ("/", ""):
+                return HTTPError(401, envelope=False).to_response(environ)
+        else:
+            context = RequestContext(user_id="admin", project_id="admin", roles=["admin"])
+        if context is not None:
+            context.request_id = environ[ENV_REQUEST_ID]
+        environ["placement.context"] = context
+        try:
+            return self._versioned(environ)
+        except Exception:
+            LOG.exception("unexpected error serving %s %s", environ["REQUEST_METHOD"], path)
+            return HTTPError(
+                500, "An unexpected error occurred; the request id identifies it in the server log."
+            ).to_response(environ)
+
+    def _versioned(self, environ: dict[str, Any]) -> Response:
+        try:
+            version = microversion.negotiate(environ)
+        except ValueError as exc:
+            return HTTPError(406, f"Invalid microversion: {exc}").to_response(environ)
+        except TypeError as exc:
+            return HTTPError(400, f"Invalid microversion: {exc}").to_response(environ)
+        environ[ENV_MICROVERSION] = version
+        try:
+            response = self._dispatch(environ)
+        except HTTPError as exc:
+            response = exc.to_response(environ)
+        except DomainError as exc:
+            response = HTTPError(exc.status, exc.message, code=exc.code).to_response(environ)
+        response.add_header("openstack-api-version", f"placement {version.major}.{version.minor}")
+        response.add_header("vary", "openstack-api-version")
+        return response
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def _dispatch(self, environ: dict[str, Any]) -> Response:
+        length = environ.get("CONTENT_LENGTH")
+        if length:
+            try:
+                has_body = int(length) > 0
+            except ValueError:
+                raise HTTPError(400, "content-length header must be an integer") from None
+            if has_body and not environ.get("CONTENT_TYPE"):
+                raise HTTPError(400, "content-type header required when content-length > 0")
+        path = environ.get("PATH_INFO", "")
+        if path == "":
+            path = "/"
+        for pattern, methods, allow in self.routes:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            fn = methods.get(environ["REQUEST_METHOD"])
+            if fn is None:
+                raise HTTPError(
+                    405, "The method specified is not allowed for this resource.", headers=[("allow", allow)]
+                )
+            req = Request(environ, match.groupdict())
+            req.app = self
+            return fn(req)
+        raise HTTPError(404)
+
+
+def make_app(config: Config, store: Store | None = None, *, auth: bool = True) -> PlacementApp:
+    return PlacementApp(config, store or Store(config.db_url), auth=auth)

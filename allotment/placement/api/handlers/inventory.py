@@ -1,0 +1,157 @@
+"""Handlers for /resource_providers/{uuid}/inventories[/{resource_class}]."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from allotment.placement import errors
+from allotment.placement.api.http import HTTPError, Request, Response, json_response
+from allotment.placement.api.handlers.resource_provider import provider_url
+from allotment.placement.api.schemas import inventory as schema
+from allotment.placement.api.util import empty, handler, json_body, latest, set_last_modified
+from allotment.placement.domain import inventories, providers
+from allotment.placement.domain.exceptions import Conflict
+from allotment.placement.domain.inventories import DEFAULTS, Inventory
+from allotment.placement.domain.providers import Provider, on_copy as _on_copy
+
+POLICY = "placement:resource_providers:inventories:%s"
+
+
+def _inventory(resource_class: str, data: dict[str, Any]) -> Inventory:
+    values = {**DEFAULTS, **data}
+    values.pop("resource_provider_generation", None)
+    values.pop("resource_class", None)
+    return Inventory(resource_class=resource_class, **values)
+
+
+def _one(req: Request, provider: Provider, inv: Inventory, status: int = 200) -> Response:
+    body = inv.as_dict()
+    if provider.generation:
+        body["resource_provider_generation"] = provider.generation
+    resp = json_response(body, status)
+    return set_last_modified(req, resp, latest(inv.updated_at, inv.created_at))
+
+
+def _all(req: Request, provider: Provider, invs: list[Inventory]) -> Response:
+    body = {
+        "resource_provider_generation": provider.generation,
+        "inventories": {i.resource_class: i.as_dict() for i in invs},
+    }
+    return set_last_modified(req, json_response(body), latest(*(latest(i.updated_at, i.created_at) for i in invs)))
+
+
+def _check_generation(provider: Provider, data: dict[str, Any]) -> None:
+    if data["resource_provider_generation"] != provider.generation:
+        raise HTTPError(409, "resource provider generation conflict", code=errors.CONCURRENT_UPDATE)
+
+
+def _provider_or_404(conn: Any, uuid: str) -> Provider:
+    found = providers.find_provider(conn, uuid)
+    if found is None:
+        raise HTTPError(
+            404, f"No resource provider with uuid {uuid} found : No resource provider with uuid {uuid} found"
+        )
+    return found
+
+
+@handler(accept_json=True)
+def get_inventories(req: Request) -> Response:
+    req.context.can(POLICY % "list")
+    with req.app.store.read() as conn:
+        provider = _provider_or_404(conn, req.params["uuid"])
+        invs = inventories.list_inventories(conn, provider)
+    return _all(req, provider, invs)
+
+
+@handler(accept_json=True)
+def get_inventory(req: Request) -> Response:
+    req.context.can(POLICY % "show")
+    rc = req.params["resource_class"]
+    with req.app.store.read() as conn:
+        provider = _provider_or_404(conn, req.params["uuid"])
+        found = [i for i in inventories.list_inventories(conn, provider) if i.resource_class == rc]
+    if not found:
+        raise HTTPError(404, f"No inventory of class {rc} for {provider.uuid}")
+    return _one(req, provider, found[0])
+
+
+@handler(require_json=True)
+def create_inventory(req: Request) -> Response:
+    req.context.can(POLICY % "create")
+    with req.app.store.read() as conn:
+        provider = providers.get_provider(conn, req.params["uuid"])
+    data = json_body(req, schema.POST_INVENTORY)
+    inv = _inventory(data["resource_class"], data)
+    inventories.check_capacity(
+        provider, [inv], reserved_can_be_total=req.version.matches((1, 26)), action="create"
+    )
+
+    def write(conn: Any) -> Provider:
+        current = providers.get_provider(conn, provider.uuid)
+        inventories.add_inventory(conn, current, inv)
+        return current
+
+    updated = req.app.store.write(write)
+    resp = _one(req, updated, inv, 201)
+    resp.add_header("location", f"{provider_url(req, provider.uuid)}/inventories/{inv.resource_class}")
+    return resp
+
+
+@handler(require_json=True)
+def set_inventories(req: Request) -> Response:
+    req.context.can(POLICY % "update")
+    with req.app.store.read() as conn:
+        provider = providers.get_provider(conn, req.params["uuid"])
+    data = json_body(req, schema.PUT_INVENTORIES)
+    _check_generation(provider, data)
+    invs = [_inventory(rc, raw) for rc, raw in data["inventories"].items()]
+    inventories.check_capacity(provider, invs, reserved_can_be_total=req.version.matches((1, 26)), action="update")
+    updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.set_inventories, conn, invs))
+    return _all(req, updated, invs)
+
+
+@handler(min_version="1.5", below_status=405)
+def delete_inventories(req: Request) -> Response:
+    req.context.can(POLICY % "delete")
+    with req.app.store.read() as conn:
+        provider = providers.get_provider(conn, req.params["uuid"])
+
+    def write(conn: Any) -> None:
+        try:
+            inventories.set_inventories(conn, replace(provider), [])
+        except Conflict as exc:
+            if exc.code == errors.CONCURRENT_UPDATE:
+                raise Conflict(
+                    f"Unable to delete inventory for resource provider {provider.uuid} because the inventory "
+                    "was updated by another process. Please retry your request.",
+                    errors.CONCURRENT_UPDATE,
+                ) from None
+            raise Conflict(exc.message.removeprefix("update conflict: "), exc.code) from None
+
+    req.app.store.write(write)
+    return empty()
+
+
+@handler(require_json=True)
+def update_inventory(req: Request) -> Response:
+    req.context.can(POLICY % "update")
+    rc = req.params["resource_class"]
+    with req.app.store.read() as conn:
+        provider = providers.get_provider(conn, req.params["uuid"])
+    data = json_body(req, schema.INVENTORY)
+    _check_generation(provider, data)
+    inv = _inventory(rc, data)
+    inventories.check_capacity(provider, [inv], reserved_can_be_total=req.version.matches((1, 26)), action="update")
+    updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.update_inventory, conn, inv))
+    return _one(req, updated, inv)
+
+
+@handler()
+def delete_inventory(req: Request) -> Response:
+    req.context.can(POLICY % "delete")
+    rc = req.params["resource_class"]
+    with req.app.store.read() as conn:
+        provider = providers.get_provider(conn, req.params["uuid"])
+    req.app.store.write(lambda conn: _on_copy(provider, inventories.delete_inventory, conn, rc))
+    return empty()

@@ -1,0 +1,43 @@
+"""Schemas for provider inventories."""
+
+from copy import deepcopy
+
+from allotment.placement.api.schemas.common import RC_PATTERN
+from allotment.placement.domain.common import MAX_INT, SQL_SP_FLOAT_MAX
+
+
+def _count(minimum: int) -> dict[str, object]:
+    return {"type": "integer", "maximum": MAX_INT, "minimum": minimum}
+
+
+INVENTORY = {
+    "type": "object",
+    "properties": {
+        "resource_provider_generation": {"type": "integer"},
+        "total": _count(1),
+        "reserved": _count(0),
+        "min_unit": _count(1),
+        "max_unit": _count(1),
+        "step_size": _count(1),
+        "allocation_ratio": {"type": "number", "maximum": SQL_SP_FLOAT_MAX},
+    },
+    "required": ["total", "resource_provider_generation"],
+    "additionalProperties": False,
+}
+
+POST_INVENTORY = deepcopy(INVENTORY)
+POST_INVENTORY["properties"]["resource_class"] = {"type": "string", "pattern": RC_PATTERN}
+POST_INVENTORY["required"] = ["total", "resource_class"]
+
+INVENTORY_RECORD = deepcopy(INVENTORY)
+INVENTORY_RECORD["required"] = ["total"]
+
+PUT_INVENTORIES = {
+    "type": "object",
+    "properties": {
+        "resource_provider_generation": {"type": "integer"},
+        "inventories": {"type": "object", "patternProperties": {RC_PATTERN: INVENTORY_RECORD}},
+    },
+    "required": ["resource_provider_generation", "inventories"],
+    "additionalProperties": False,
+}

@@ -1,0 +1,92 @@
+"""Placement service configuration, read from a TOML file and command-line overrides.
+
+Example file (every key optional)::
+
+    [database]
+    url = "sqlite:///./allotment.sqlite"
+
+    [api]
+    auth_strategy = "noauth2"
+
+    [policy]
+    enforce_new_defaults = false   # true: the secure-RBAC defaults of upstream
+    enforce_scope = false
+    file = "policy.yaml"           # rule overrides, oslo.policy file format (YAML or JSON)
+
+    [cors]
+    allowed_origin = ["http://valid.example.com"]
+    allow_headers = ["openstack-api-version"]
+
+    [placement]
+    incomplete_consumer_project_id = "00000000-0000-0000-0000-000000000000"
+    incomplete_consumer_user_id = "00000000-0000-0000-0000-000000000000"
+    max_allocation_candidates = -1
+    allocation_candidates_generation_strategy = "depth-first"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Config", "DEFAULT_DB_URL", "MISSING_CONSUMER_ID", "load_config"]
+
+DEFAULT_DB_URL = "sqlite:///./allotment.sqlite"
+MISSING_CONSUMER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass
+class Config:
+    db_url: str = DEFAULT_DB_URL
+    auth_strategy: str = "noauth2"
+    enforce_new_defaults: bool = False
+    enforce_scope: bool = False
+    policy_file: str | None = None
+    cors_allowed_origin: list[str] = field(default_factory=list)
+    cors_allow_headers: list[str] = field(default_factory=list)
+    incomplete_consumer_project_id: str = MISSING_CONSUMER_ID
+    incomplete_consumer_user_id: str = MISSING_CONSUMER_ID
+    max_allocation_candidates: int = -1
+    allocation_candidates_generation_strategy: str = "depth-first"
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return [str(v) for v in value]  # type: ignore[union-attr]
+
+
+def load_config(path: str | Path | None = None, *, db_url: str | None = None) -> Config:
+    """Build a Config from an optional TOML file; ``db_url`` overrides the file."""
+    data: dict[str, dict[str, object]] = {}
+    if path is not None:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    db = data.get("database", {})
+    api = data.get("api", {})
+    pol = data.get("policy", {})
+    cors = data.get("cors", {})
+    plc = data.get("placement", {})
+    conf = Config(
+        db_url=str(db_url or db.get("url") or DEFAULT_DB_URL),
+        auth_strategy=str(api.get("auth_strategy", "noauth2")),
+        enforce_new_defaults=bool(pol.get("enforce_new_defaults", False)),
+        enforce_scope=bool(pol.get("enforce_scope", False)),
+        policy_file=str(pol["file"]) if pol.get("file") else None,
+        cors_allowed_origin=_as_list(cors.get("allowed_origin")),
+        cors_allow_headers=_as_list(cors.get("allow_headers")),
+        incomplete_consumer_project_id=str(plc.get("incomplete_consumer_project_id", MISSING_CONSUMER_ID)),
+        incomplete_consumer_user_id=str(plc.get("incomplete_consumer_user_id", MISSING_CONSUMER_ID)),
+        max_allocation_candidates=int(plc.get("max_allocation_candidates", -1)),  # type: ignore[call-overload]
+        allocation_candidates_generation_strategy=str(
+            plc.get("allocation_candidates_generation_strategy", "depth-first")
+        ),
+    )
+    if conf.auth_strategy != "noauth2":
+        raise ValueError(f"unsupported auth_strategy {conf.auth_strategy!r}: only 'noauth2' is implemented")
+    if conf.allocation_candidates_generation_strategy not in ("depth-first", "breadth-first"):
+        raise ValueError("allocation_candidates_generation_strategy must be 'depth-first' or 'breadth-first'")
+    return conf
