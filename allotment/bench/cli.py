@@ -85,7 +85,7 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     target_list = [Target(n, urls[n]) for n in names]
     params = Params(providers=providers, concurrency=concurrency, seed=seed, requests=requests_,
                     conc_requests=conc_requests)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=120)
     err = Console(stderr=True)
     runs = run_benchmark(target_list, order, params, backend=backend, workers=workers, repeat=repeat,
                          progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))

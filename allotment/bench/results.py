@@ -44,6 +44,8 @@ RSS_FIGURES = (
     Figure("peak_hwm_max_mb", "MB", "lower", label="peak RSS, largest process"),
 )
 TARGET_ORDER = ("allotment", "upstream")
+RATIO_NOTE = ("Ratio: how many times better allotment did (upstream/allotment for times and memory, "
+              "allotment/upstream for rates).")
 
 
 def machine_info() -> dict[str, Any]:
@@ -167,7 +169,7 @@ def save_document(doc: dict[str, Any], out_dir: Path) -> Path:
     name = f"{stamp}-{'+'.join(doc['workloads'])}-{p['backend']}-n{p['providers']}-w{p['workers']}.json"
     path = out_dir / name
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     tmp.rename(path)
     return path
 
@@ -216,6 +218,13 @@ def _rows(doc: dict[str, Any], *, table_only: bool) -> Iterable[tuple[str, str, 
             yield group, key, spec, values
 
 
+def _label(key: str, spec: dict[str, Any], params: dict[str, Any]) -> str:
+    label = spec["label"] or key
+    if spec["agg"] == "sum" and params.get("repeat", 1) > 1:
+        label += ", all runs"
+    return label
+
+
 def _target_names(doc: dict[str, Any]) -> list[str]:
     names = list(doc["targets"])
     return sorted(names, key=lambda n: (TARGET_ORDER.index(n) if n in TARGET_ORDER else len(TARGET_ORDER), n))
@@ -236,12 +245,13 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
             current = group
             title = "memory" if group == RSS_KEY else group
             table = Table(title=f"{title} — {p['backend']}, {p['workers']} workers, N={p['providers']}, "
-                                f"c={p['concurrency']}, repeat={p['repeat']}", title_justify="left")
+                                f"c={p['concurrency']}, repeat={p['repeat']}", title_justify="left",
+                          caption=RATIO_NOTE, caption_justify="left")
             table.add_column("figure")
             table.add_column("unit")
             for n in names:
                 table.add_column(n, justify="right")
-            table.add_column("ratio (>1: allotment better)", justify="right")
+            table.add_column("ratio", justify="right")
             out.append(table)
         entry = doc["ratios"].get(group, {}).get(key)
         assert table is not None
@@ -249,9 +259,7 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
         if key == "non_2xx":
             cells = [Text(c, style="bold red") if c not in ("0", "—") else c for c in cells]
         ratio_cell = "" if spec["better"] is None else fmt_ratio(entry)
-        if entry:
-            ratio_cell += f"  {entry['formula']}"
-        table.add_row(spec["label"] or key, spec["unit"], *cells, ratio_cell)
+        table.add_row(_label(key, spec, p), spec["unit"], *cells, ratio_cell)
     for n in names:
         target = doc["targets"][n]
         for run in target["runs"]:
@@ -283,7 +291,7 @@ def markdown_table(docs: Sequence[dict[str, Any]]) -> str:
             scale += f", median of {p['repeat']}"
         for group, key, spec, values in _rows(doc, table_only=True):
             unit = f" ({spec['unit']})" if spec["unit"] else ""
-            figure = f"{spec['label'] or key}{unit}"
+            figure = f"{_label(key, spec, p)}{unit}"
             workload = "memory" if group == RSS_KEY else group
             ratio_cell = "" if spec["better"] is None else fmt_ratio(doc["ratios"].get(group, {}).get(key))
             lines.append(
@@ -295,7 +303,6 @@ def markdown_table(docs: Sequence[dict[str, Any]]) -> str:
         machines.append(f"{doc['created']}: {m.get('cores')} cores ({m.get('cpu_model')}), Python {m.get('python')}, "
                         f"{doc['versions']['upstream']}")
     lines.append("")
-    lines.append("Ratio: how many times better allotment did — upstream/allotment for times and memory, "
-                 "allotment/upstream for rates. Memory: peak over the run, server process plus workers.")
+    lines.append(f"{RATIO_NOTE} Memory: peak over the run, server process plus workers.")
     lines.extend(f"- {m}" for m in dict.fromkeys(machines))
     return "\n".join(lines) + "\n"

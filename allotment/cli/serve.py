@@ -50,6 +50,9 @@ def serve(db: str | None, host: str, port: int, workers: int, threads: int, conf
     _upgrade(conf)
     from gunicorn.app.base import BaseApplication
 
+    # Import the application code once in the master so forked workers start at once.
+    import allotment.placement.api.app  # noqa: F401
+
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             settings: dict[str, Any] = {
@@ -59,7 +62,7 @@ def serve(db: str | None, host: str, port: int, workers: int, threads: int, conf
                 "worker_class": "gthread",
                 "graceful_timeout": 10,
                 "timeout": 120,
-                "keepalive": 5,
+                "keepalive": 2,
                 "accesslog": None,
                 "loglevel": log_level,
                 "proc_name": "allotment-placement",

@@ -19,7 +19,7 @@ import time
 
 import orjson
 
-from allotment.bench.http import Recorder, client
+from allotment.bench.http import Client, Recorder
 from allotment.bench.stats import summarize_latencies
 from allotment.bench.workloads.base import Context, Figure, Workload, WorkloadResult
 from allotment.bench.workloads.load import AGGREGATES
@@ -46,7 +46,7 @@ def run(ctx: Context) -> WorkloadResult:
     rec = Recorder()
     figures: dict[str, float | int | None] = {}
     details: dict[str, object] = {"expected_candidates": ctx.state.get("providers")}
-    with client(ctx.url) as c:
+    with Client(ctx.url) as c:
         for name, query in VARIANTS.items():
             path = f"/allocation_candidates?{query}"
             durations = []
@@ -75,7 +75,7 @@ def run_concurrent(ctx: Context) -> WorkloadResult:
 
     def worker() -> None:
         nonlocal remaining
-        with client(ctx.url) as c:
+        with Client(ctx.url) as c:
             while True:
                 with lock:
                     if remaining <= 0:

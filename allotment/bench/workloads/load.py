@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from allotment.bench.http import Recorder, client
+from allotment.bench.http import Client, Recorder
 from allotment.bench.workloads.base import Context, Figure, Workload, WorkloadResult
 
 __all__ = ["AGGREGATES", "INVENTORIES", "TRAITS", "WORKLOAD", "ProviderPlan", "plan", "run"]
@@ -73,7 +73,7 @@ def _generation(resp_content: bytes, key: str, fallback: int) -> int:
     return value if isinstance(value, int) else fallback
 
 
-def _create(c, rec: Recorder, p: ProviderPlan) -> bool:
+def _create(c: Client, rec: Recorder, p: ProviderPlan) -> bool:
     """Run one provider's chain; True when all four requests succeeded."""
     resp = rec.request(c, "POST", "/resource_providers", {"uuid": p.uuid, "name": p.uuid})
     if resp is None:
@@ -106,7 +106,7 @@ def run(ctx: Context) -> WorkloadResult:
     def worker() -> None:
         nonlocal complete
         done = 0
-        with client(ctx.url) as c:
+        with Client(ctx.url) as c:
             while True:
                 with lock:
                     p = next(pending, None)

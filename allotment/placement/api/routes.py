@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from allotment.placement.api.handlers import (
     aggregate,
+    allocation,
     inventory,
     resource_class,
     resource_provider,
@@ -52,6 +53,13 @@ ROUTES: dict[str, dict[str, Callable[[Request], Response]]] = {
     "/resource_providers/{uuid}/aggregates": {
         "GET": aggregate.get_aggregates,
         "PUT": aggregate.set_aggregates,
+    },
+    "/resource_providers/{uuid}/allocations": {"GET": allocation.list_for_resource_provider},
+    "/allocations": {"POST": allocation.set_allocations},
+    "/allocations/{consumer_uuid}": {
+        "GET": allocation.list_for_consumer,
+        "PUT": allocation.set_allocations_for_consumer,
+        "DELETE": allocation.delete_allocations,
     },
     "/traits": {"GET": trait.list_traits},
     "/traits/{name}": {

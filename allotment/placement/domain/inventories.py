@@ -116,7 +116,8 @@ def set_inventories(conn: Connection, provider: Provider, invs: list[Inventory])
     to_delete = set(current) - set(wanted)
     if to_delete:
         used = _used_by_class(conn, provider)
-        busy = sorted(rc for rc in to_delete if used.get(rc))
+        order = names.class_ids(conn, to_delete)
+        busy = sorted((rc for rc in to_delete if used.get(rc)), key=lambda rc: order[rc])
         if busy:
             raise Conflict(
                 f"update conflict: Inventory for '{', '.join(busy)}' on resource provider "

@@ -93,7 +93,7 @@ def total_usages_by_type(
         .group_by(*([] if fold else [consumer_types.c.name]), rc_t.c.name)
     )
     for ct, rc, used in rows:
-        key = "null" if ct is None else ct
+        key = "unknown" if ct is None else ct  # consumers without a type
         out[key][rc] = int(used)
         out[key]["consumer_count"] = counts[ct]
     return dict(out)

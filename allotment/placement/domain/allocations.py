@@ -1,0 +1,322 @@
+"""Allocations: claims of consumers against provider inventories.
+
+``replace_allocations`` is the one write path (PUT and POST /allocations, and the
+reshaper). It runs in a single transaction:
+
+    lock consumers and check their generations
+      -> lock every provider touched, in id order (no deadlocks between claimers)
+      -> replace the consumers' allocation rows
+      -> check capacity, min_unit, max_unit and step_size against current usage
+      -> bump the generations of touched providers and consumers
+      -> delete consumers left without allocations
+
+Because the providers are locked before usage is read, two claims against the
+same provider serialize instead of both passing the check: no overcommit, on
+any backend, with any number of writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from allotment.placement import errors
+from allotment.placement.domain import consumers as consumer_ops
+from allotment.placement.domain import names
+from allotment.placement.domain.common import now
+from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
+from allotment.placement.store.tables import allocations, consumers, inventories, providers
+from allotment.placement.store.tables import resource_classes as rc_t
+
+__all__ = [
+    "AllocationRow",
+    "ConsumerAllocations",
+    "MissingClass",
+    "MissingProvider",
+    "delete_consumer_allocations",
+    "for_consumer",
+    "for_provider",
+    "replace_allocations",
+]
+
+
+class MissingProvider(BadRequest):
+    """An allocation names a provider that does not exist."""
+
+
+class MissingClass(NotFound):
+    """An allocation names a resource class that does not exist."""
+
+
+@dataclass
+class ConsumerAllocations:
+    """The allocations one consumer should hold after the write (empty: none)."""
+
+    uuid: str
+    project_id: str | None
+    user_id: str | None
+    allocations: dict[str, dict[str, int]]  # provider uuid -> {class: amount}
+    generation: int | None = None
+    check_generation: bool = False  # microversion 1.28 and later
+    consumer_type: str | None = None  # set from microversion 1.38
+
+
+@dataclass
+class AllocationRow:
+    provider_uuid: str
+    provider_generation: int
+    resource_class: str
+    used: int
+    consumer_uuid: str
+    consumer_generation: int | None
+    project: str | None
+    user: str | None
+    consumer_type: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime | None = field(default=None)
+
+
+def _generation_conflict(expected: object, got: object) -> Conflict:
+    return Conflict(f"consumer generation conflict - expected {expected} but got {got}", errors.CONCURRENT_UPDATE)
+
+
+def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple[str, str]) -> tuple[int, int]:
+    """Lock or create the consumer, checking the generation the caller gave; return (id, generation)."""
+    project = req.project_id if req.project_id is not None else defaults[0]
+    user = req.user_id if req.user_id is not None else defaults[1]
+    project_id = consumer_ops.ensure_project(conn, project)
+    user_id = consumer_ops.ensure_user(conn, user)
+    type_id = consumer_ops.ensure_consumer_type(conn, req.consumer_type) if req.consumer_type else None
+    existing = consumer_ops.lock_consumer(conn, req.uuid)
+    if existing is None:
+        if req.check_generation and req.generation is not None:
+            raise _generation_conflict("null", req.generation)
+        try:
+            with conn.begin_nested():
+                new_id = conn.execute(
+                    consumers.insert().values(
+                        uuid=req.uuid,
+                        project_id=project_id,
+                        user_id=user_id,
+                        generation=0,
+                        consumer_type_id=type_id,
+                        created_at=now(),
+                    )
+                ).inserted_primary_key[0]
+        except sa.exc.IntegrityError:
+            # Another writer created it first; we were told it was new.
+            raise Conflict(
+                "consumer generation conflict - expected null but the consumer was created concurrently",
+                errors.CONCURRENT_UPDATE,
+            ) from None
+        return int(new_id), 0
+    if req.check_generation and existing.generation != req.generation:
+        raise _generation_conflict(existing.generation, "null" if req.generation is None else req.generation)
+    changes: dict[str, object] = {}
+    if existing.project_id != project_id or existing.user_id != user_id:
+        changes.update(project_id=project_id, user_id=user_id)
+    if type_id is not None and existing.consumer_type_id != type_id:
+        changes["consumer_type_id"] = type_id
+    if changes:
+        conn.execute(consumers.update().where(consumers.c.id == existing.id).values(**changes, updated_at=now()))
+    return existing.id, existing.generation
+
+
+def replace_allocations(
+    conn: Connection, requests: list[ConsumerAllocations], defaults: tuple[str, str]
+) -> None:
+    """Make each consumer hold exactly the given allocations, atomically for all of them."""
+    consumer_gens = {req.uuid: _ensure_consumer(conn, req, defaults) for req in requests}
+
+    # Providers: every one named, plus those the consumers held before (their usage changes too).
+    named = {rp for req in requests for rp in req.allocations}
+    uuids = [r.uuid for r in requests]
+    held = set(
+        conn.execute(
+            sa.select(providers.c.uuid)
+            .join(allocations, allocations.c.resource_provider_id == providers.c.id)
+            .where(allocations.c.consumer_id.in_(uuids))
+        ).scalars()
+    )
+    rows = conn.execute(
+        sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
+        .where(providers.c.uuid.in_(sorted(named | held)))
+        .order_by(providers.c.id)
+        .with_for_update()
+    ).all()
+    by_uuid = {r.uuid: r for r in rows}
+    for req in requests:
+        for rp in req.allocations:
+            if rp not in by_uuid:
+                raise MissingProvider(f"Allocation for resource provider '{rp}' that does not exist.")
+    wanted_classes = {rc for req in requests for res in req.allocations.values() for rc in res}
+    class_ids = names.class_ids(conn, wanted_classes)
+    for rc in sorted(wanted_classes):
+        if rc not in class_ids:
+            raise MissingClass(f"No such resource class {rc}.")
+
+    provider_ids = [r.id for r in rows]
+    prev_usage = _usage(conn, provider_ids)
+    conn.execute(allocations.delete().where(allocations.c.consumer_id.in_(uuids)))
+    _check_capacity(conn, requests, by_uuid, class_ids, prev_usage)
+
+    stamp = now()
+    inserts = [
+        {
+            "resource_provider_id": by_uuid[rp].id,
+            "resource_class_id": class_ids[rc],
+            "consumer_id": req.uuid,
+            "used": used,
+            "created_at": stamp,
+        }
+        for req in requests
+        for rp, resources in req.allocations.items()
+        for rc, used in resources.items()
+        if used > 0
+    ]
+    if inserts:
+        conn.execute(allocations.insert(), inserts)
+    for r in rows:
+        conn.execute(
+            providers.update()
+            .where(providers.c.id == r.id)
+            .values(generation=r.generation + 1, updated_at=stamp)
+        )
+    for uuid, (cid, gen) in consumer_gens.items():
+        result = conn.execute(
+            consumers.update()
+            .where(consumers.c.id == cid, consumers.c.generation == gen)
+            .values(generation=gen + 1, updated_at=stamp)
+        )
+        if result.rowcount != 1:
+            raise Conflict(
+                "Another thread concurrently updated the data. Please retry your update",
+                errors.CONCURRENT_UPDATE,
+            )
+    consumer_ops.delete_if_empty(conn, uuids)
+
+
+def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], int]:
+    if not provider_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(allocations.c.resource_provider_id, allocations.c.resource_class_id, sa.func.sum(allocations.c.used))
+        .where(allocations.c.resource_provider_id.in_(provider_ids))
+        .group_by(allocations.c.resource_provider_id, allocations.c.resource_class_id)
+    )
+    return {(p, c): int(u) for p, c, u in rows}
+
+
+def _check_capacity(
+    conn: Connection,
+    requests: list[ConsumerAllocations],
+    by_uuid: dict[str, sa.Row[tuple[int, str, int]]],
+    class_ids: dict[str, int],
+    prev_usage: dict[tuple[int, int], int],
+) -> None:
+    """Refuse allocations beyond capacity or outside min_unit/max_unit/step_size.
+
+    An allocation that leaves an already over-committed inventory less
+    over-committed than before is let through, as upstream does.
+    """
+    if not class_ids:
+        return
+    provider_ids = [r.id for r in by_uuid.values()]
+    inv = {
+        (r.resource_provider_id, r.resource_class_id): r
+        for r in conn.execute(
+            sa.select(inventories).where(
+                inventories.c.resource_provider_id.in_(provider_ids),
+                inventories.c.resource_class_id.in_(list(class_ids.values())),
+            )
+        )
+    }
+    used_now = _usage(conn, provider_ids)  # usage of everyone else (the consumers' rows are gone)
+    totals: dict[tuple[int, int], int] = defaultdict(int)
+    for req in requests:
+        for rp, resources in req.allocations.items():
+            for rc, amount in resources.items():
+                totals[(by_uuid[rp].id, class_ids[rc])] += amount
+    for req in requests:
+        for rp, resources in req.allocations.items():
+            pid = by_uuid[rp].id
+            providers_with_inv = {p for p, _ in inv}
+            if pid not in providers_with_inv:
+                raise Conflict(
+                    f"Unable to allocate inventory: Inventory for '{', '.join(sorted(resources))}' on "
+                    f"resource provider '{rp}' invalid."
+                )
+            for rc, amount in resources.items():
+                if amount == 0:
+                    continue
+                key = (pid, class_ids[rc])
+                record = inv.get(key)
+                if record is None:
+                    raise Conflict(
+                        f"Unable to allocate inventory: Inventory for '{rc}' on resource provider '{rp}' invalid."
+                    )
+                if amount < record.min_unit or amount > record.max_unit or amount % record.step_size:
+                    raise Conflict(
+                        f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
+                        f"provider '{rp}'. The requested amount would violate inventory constraints."
+                    )
+                capacity = (record.total - record.reserved) * record.allocation_ratio
+                used = used_now.get(key, 0)
+                if capacity < used + totals[key]:
+                    previous = prev_usage.get(key)
+                    if previous is not None and used + totals[key] <= previous:
+                        continue  # shrinking an existing overage is allowed
+                    raise Conflict(
+                        f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
+                        f"provider '{rp}'. The requested amount would exceed the capacity."
+                    )
+
+
+_ROWS = (
+    sa.select(
+        providers.c.uuid,
+        providers.c.generation,
+        rc_t.c.name,
+        allocations.c.used,
+        allocations.c.consumer_id,
+        consumers.c.generation,
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        allocations.c.created_at,
+        allocations.c.updated_at,
+    )
+    .select_from(allocations)
+    .join(providers, providers.c.id == allocations.c.resource_provider_id)
+    .join(rc_t, rc_t.c.id == allocations.c.resource_class_id)
+    .outerjoin(consumers, consumers.c.uuid == allocations.c.consumer_id)
+)
+
+
+def for_provider(conn: Connection, provider_id: int) -> list[AllocationRow]:
+    rows = conn.execute(_ROWS.where(allocations.c.resource_provider_id == provider_id).order_by(allocations.c.id))
+    return [AllocationRow(*r) for r in rows]
+
+
+def for_consumer(conn: Connection, consumer_uuid: str) -> list[AllocationRow]:
+    rows = conn.execute(_ROWS.where(allocations.c.consumer_id == consumer_uuid).order_by(allocations.c.id)).all()
+    if not rows:
+        return []
+    consumer = consumer_ops.find_consumer(conn, consumer_uuid)
+    out = [AllocationRow(*r) for r in rows]
+    for row in out:
+        if consumer is not None:
+            row.project, row.user, row.consumer_type = consumer.project, consumer.user, consumer.consumer_type
+    return out
+
+
+def delete_consumer_allocations(conn: Connection, consumer_uuid: str) -> None:
+    """Remove every allocation of the consumer, and the consumer; NotFound when it holds none."""
+    result = conn.execute(allocations.delete().where(allocations.c.consumer_id == consumer_uuid))
+    if result.rowcount == 0:
+        raise NotFound(f"No allocations for consumer '{consumer_uuid}'")
+    conn.execute(consumers.delete().where(consumers.c.uuid == consumer_uuid))
