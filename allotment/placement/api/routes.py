@@ -9,6 +9,7 @@ from allotment.placement.api.handlers import (
     allocation,
     inventory,
     resource_class,
+    reshaper,
     resource_provider,
     root,
     trait,
@@ -73,4 +74,5 @@ ROUTES: dict[str, dict[str, Callable[[Request], Response]]] = {
         "DELETE": trait.delete_traits_for_resource_provider,
     },
     "/usages": {"GET": usage.get_total_usages},
+    "/reshaper": {"POST": reshaper.reshape},
 }

@@ -135,13 +135,14 @@ def replace_allocations(
     # Providers: every one named, plus those the consumers held before (their usage changes too).
     named = {rp for req in requests for rp in req.allocations}
     uuids = [r.uuid for r in requests]
-    held = set(
-        conn.execute(
-            sa.select(providers.c.uuid)
-            .join(allocations, allocations.c.resource_provider_id == providers.c.id)
-            .where(allocations.c.consumer_id.in_(uuids))
-        ).scalars()
-    )
+    held_pairs = conn.execute(
+        sa.select(allocations.c.consumer_id, providers.c.uuid)
+        .join(providers, providers.c.id == allocations.c.resource_provider_id)
+        .where(allocations.c.consumer_id.in_(uuids))
+    ).all()
+    held = {rp for _, rp in held_pairs}
+    emptied = {r.uuid for r in requests if not r.allocations}
+    held_by_emptied = {rp for consumer, rp in held_pairs if consumer in emptied}
     rows = conn.execute(
         sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
         .where(providers.c.uuid.in_(sorted(named | held)))
@@ -180,7 +181,13 @@ def replace_allocations(
     ]
     if inserts:
         conn.execute(allocations.insert(), inserts)
+    # Generations advance on the providers named in the request and on those whose
+    # consumer is being emptied (upstream's rule; a provider merely losing usage
+    # because its consumer moved elsewhere keeps its generation).
+    bumped = named | held_by_emptied
     for r in rows:
+        if r.uuid not in bumped:
+            continue
         conn.execute(
             providers.update()
             .where(providers.c.id == r.id)

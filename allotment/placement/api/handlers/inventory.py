@@ -18,7 +18,8 @@ from allotment.placement.domain.providers import Provider, on_copy as _on_copy
 POLICY = "placement:resource_providers:inventories:%s"
 
 
-def _inventory(resource_class: str, data: dict[str, Any]) -> Inventory:
+def inventory_from_body(resource_class: str, data: dict[str, Any]) -> Inventory:
+    """An Inventory from a request body, with the defaults for fields left out."""
     values = {**DEFAULTS, **data}
     values.pop("resource_provider_generation", None)
     values.pop("resource_class", None)
@@ -82,7 +83,7 @@ def create_inventory(req: Request) -> Response:
     with req.app.store.read() as conn:
         provider = providers.get_provider(conn, req.params["uuid"])
     data = json_body(req, schema.POST_INVENTORY)
-    inv = _inventory(data["resource_class"], data)
+    inv = inventory_from_body(data["resource_class"], data)
     inventories.check_capacity(
         provider, [inv], reserved_can_be_total=req.version.matches((1, 26)), action="create"
     )
@@ -105,7 +106,7 @@ def set_inventories(req: Request) -> Response:
         provider = providers.get_provider(conn, req.params["uuid"])
     data = json_body(req, schema.PUT_INVENTORIES)
     _check_generation(provider, data)
-    invs = [_inventory(rc, raw) for rc, raw in data["inventories"].items()]
+    invs = [inventory_from_body(rc, raw) for rc, raw in data["inventories"].items()]
     inventories.check_capacity(provider, invs, reserved_can_be_total=req.version.matches((1, 26)), action="update")
     updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.set_inventories, conn, invs))
     return _all(req, updated, invs)
@@ -141,7 +142,7 @@ def update_inventory(req: Request) -> Response:
         provider = providers.get_provider(conn, req.params["uuid"])
     data = json_body(req, schema.INVENTORY)
     _check_generation(provider, data)
-    inv = _inventory(rc, data)
+    inv = inventory_from_body(rc, data)
     inventories.check_capacity(provider, [inv], reserved_can_be_total=req.version.matches((1, 26)), action="update")
     updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.update_inventory, conn, inv))
     return _one(req, updated, inv)
