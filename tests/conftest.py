@@ -50,6 +50,7 @@ def reset(store: Store) -> None:
     from allotment.placement.domain.names import CUSTOM_CLASS_MIN_ID, sync_standard_names
 
     def wipe(conn: sa.Connection) -> None:
+        conn.execute(tables.changes.delete())
         conn.execute(tables.allocations.delete())
         conn.execute(tables.consumers.delete())
         conn.execute(tables.inventories.delete())

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from allotment.placement.domain import changes
 from allotment.placement.domain.common import now
 from allotment.placement.domain.providers import Provider, bump_generation
 from allotment.placement.store.tables import aggregates, provider_aggregates
@@ -57,6 +58,7 @@ def set_aggregates(conn: Connection, provider: Provider, uuids: list[str], *, bu
         )
     }
     wanted = set(ids.values())
+    changes.touch(conn, [provider.id])
     if current - wanted:
         conn.execute(
             provider_aggregates.delete().where(

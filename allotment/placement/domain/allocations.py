@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.placement import errors
+from allotment.placement.domain import changes
 from allotment.placement.domain import consumers as consumer_ops
 from allotment.placement.domain import names
 from allotment.placement.domain.common import now
@@ -116,13 +117,13 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
         return int(new_id), 0
     if req.check_generation and existing.generation != req.generation:
         raise _generation_conflict(existing.generation, "null" if req.generation is None else req.generation)
-    changes: dict[str, object] = {}
+    updates: dict[str, object] = {}
     if existing.project_id != project_id or existing.user_id != user_id:
-        changes.update(project_id=project_id, user_id=user_id)
+        updates.update(project_id=project_id, user_id=user_id)
     if type_id is not None and existing.consumer_type_id != type_id:
-        changes["consumer_type_id"] = type_id
-    if changes:
-        conn.execute(consumers.update().where(consumers.c.id == existing.id).values(**changes, updated_at=now()))
+        updates["consumer_type_id"] = type_id
+    if updates:
+        conn.execute(consumers.update().where(consumers.c.id == existing.id).values(**updates, updated_at=now()))
     return existing.id, existing.generation
 
 
@@ -185,6 +186,7 @@ def replace_allocations(
     # consumer is being emptied (upstream's rule; a provider merely losing usage
     # because its consumer moved elsewhere keeps its generation).
     bumped = named | held_by_emptied
+    changes.touch(conn, [r.id for r in rows])
     for r in rows:
         if r.uuid not in bumped:
             continue
@@ -323,6 +325,10 @@ def for_consumer(conn: Connection, consumer_uuid: str) -> list[AllocationRow]:
 
 def delete_consumer_allocations(conn: Connection, consumer_uuid: str) -> None:
     """Remove every allocation of the consumer, and the consumer; NotFound when it holds none."""
+    held = conn.execute(
+        sa.select(allocations.c.resource_provider_id).where(allocations.c.consumer_id == consumer_uuid)
+    ).scalars()
+    changes.touch(conn, held)
     result = conn.execute(allocations.delete().where(allocations.c.consumer_id == consumer_uuid))
     if result.rowcount == 0:
         raise NotFound(f"No allocations for consumer '{consumer_uuid}'")

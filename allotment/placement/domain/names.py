@@ -12,6 +12,7 @@ import os_traits
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.placement.domain import changes
 from allotment.placement.domain.common import now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
 from allotment.placement.store.tables import inventories, allocations, provider_traits, providers
@@ -128,6 +129,7 @@ def update_class(conn: Connection, name: str, new_name: str) -> NamedRow:
         raise Conflict(f"Resource class already exists: {new_name}")
     stamp = now()
     conn.execute(rc_t.update().where(rc_t.c.id == row.id).values(name=new_name, updated_at=stamp))
+    changes.touch_all(conn)
     return NamedRow(row.id, new_name, row.created_at, stamp)
 
 

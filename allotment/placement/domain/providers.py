@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from allotment.placement import errors
-from allotment.placement.domain import names
+from allotment.placement.domain import changes, names
 from allotment.placement.domain.common import now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound, concurrent_update
 from allotment.placement.store.tables import (
@@ -132,6 +132,7 @@ def bump_generation(conn: Connection, provider: Provider, message: str | None = 
         )
     provider.generation += 1
     provider.updated_at = stamp
+    changes.touch(conn, [provider.id])
     return provider.generation
 
 
@@ -182,6 +183,7 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
         ) from None
     if parent is None:
         conn.execute(providers.update().where(providers.c.id == new_id).values(root_provider_id=new_id))
+    changes.touch(conn, [new_id])
     return Provider(
         id=new_id,
         uuid=uuid,
@@ -275,6 +277,7 @@ def update_provider(
             providers.update().where(providers.c.id.in_(subtree)).values(root_provider_id=new_root[0])
         )
         provider.root_provider_id, provider.root_provider_uuid = new_root
+        changes.touch(conn, subtree)
     stamp = now()
     values["updated_at"] = stamp
     try:
@@ -311,6 +314,7 @@ def delete_provider(conn: Connection, uuid: str) -> None:
     )
     if result.rowcount != 1:
         raise concurrent_update()
+    changes.touch(conn, [provider.id])
 
 
 # ---- queries ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "aggregates",
+    "changes",
     "allocations",
     "consumer_types",
     "consumers",
@@ -163,5 +164,16 @@ allocations = sa.Table(
     sa.Column("used", sa.Integer, nullable=False),
     *_stamps(),
     sa.Index("ix_allocations_provider_class", "resource_provider_id", "resource_class_id"),
+    **_MYSQL,
+)
+
+# Append-only log of which providers changed, read by the candidates read model of
+# every worker to refresh incrementally. provider_id NULL means "reload everything".
+changes = sa.Table(
+    "placement_changes",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("provider_id", sa.Integer, nullable=True),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
     **_MYSQL,
 )
