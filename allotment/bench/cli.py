@@ -66,12 +66,16 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     from allotment.bench.runner import Target, run_benchmark
     from allotment.bench.workloads import Params, resolve
 
-    names = _split(targets.split(","))
+    names = _split((targets,))
     for n in names:
         if n not in TARGETS:
             raise click.BadParameter(f"unknown target {n!r}; choose from {', '.join(TARGETS)}", param_hint="--targets")
     if not names:
         raise click.BadParameter("no target given", param_hint="--targets")
+    urls = {"allotment": url_allotment, "upstream": url_upstream}
+    for n, url in urls.items():
+        if url and n not in names:
+            raise click.BadParameter(f"--url-{n} given but {n!r} is not in --targets", param_hint="--targets")
     try:
         order = resolve(_split(workloads))
     except ValueError as exc:
@@ -81,7 +85,6 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     if upstream_venv is not None:
         os.environ["ALLOTMENT_UPSTREAM_VENV"] = str(upstream_venv.resolve())
 
-    urls = {"allotment": url_allotment, "upstream": url_upstream}
     target_list = [Target(n, urls[n]) for n in names]
     params = Params(providers=providers, concurrency=concurrency, seed=seed, requests=requests_,
                     conc_requests=conc_requests)

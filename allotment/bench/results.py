@@ -245,8 +245,7 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
             current = group
             title = "memory" if group == RSS_KEY else group
             table = Table(title=f"{title} — {p['backend']}, {p['workers']} workers, N={p['providers']}, "
-                                f"c={p['concurrency']}, repeat={p['repeat']}", title_justify="left",
-                          caption=RATIO_NOTE, caption_justify="left")
+                                f"c={p['concurrency']}, repeat={p['repeat']}", title_justify="left")
             table.add_column("figure")
             table.add_column("unit")
             for n in names:
@@ -260,6 +259,8 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
             cells = [Text(c, style="bold red") if c not in ("0", "—") else c for c in cells]
         ratio_cell = "" if spec["better"] is None else fmt_ratio(entry)
         table.add_row(_label(key, spec, p), spec["unit"], *cells, ratio_cell)
+    if doc["ratios"]:
+        out.append(Text(RATIO_NOTE, style="dim"))
     for n in names:
         target = doc["targets"][n]
         for run in target["runs"]:

@@ -38,7 +38,7 @@ __all__ = [
     "update_class",
 ]
 
-# Standard classes keep the ids of their position in os-resource-classes; custom ones start here.
+# Standard classes keep the ids of their position in os-resource-classes (from 1); custom ones start here.
 CUSTOM_CLASS_MIN_ID = 10000
 
 
@@ -63,7 +63,8 @@ def sync_standard_names(conn: Connection) -> None:
     stamp = now()
     have = {r.name: r.id for r in conn.execute(sa.select(rc_t.c.name, rc_t.c.id))}
     rows = [
-        {"id": i, "name": name, "created_at": stamp}
+        # Ids start at 1: MySQL treats an explicit 0 in an auto-increment column as "pick one".
+        {"id": i + 1, "name": name, "created_at": stamp}
         for i, name in enumerate(_standard_classes())
         if name not in have
     ]
