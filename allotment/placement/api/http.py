@@ -280,7 +280,20 @@ class Request:
             except ValueError:
                 length = 0
             stream = self.environ.get("wsgi.input")
-            self._body = stream.read(length) if (stream is not None and length > 0) else b""
+            chunks: list[bytes] = []
+            missing = length
+            while stream is not None and missing > 0:
+                chunk = stream.read(missing)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                missing -= len(chunk)
+            if missing > 0:
+                # A client that disconnects early must not have the part it sent acted upon.
+                raise HTTPError(
+                    400, f"Request body incomplete: received {length - missing} of {length} bytes"
+                )
+            self._body = b"".join(chunks)
         return self._body
 
     def json(self) -> Any:
