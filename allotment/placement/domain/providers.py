@@ -99,10 +99,13 @@ def find_provider(conn: Connection, uuid: str) -> Provider | None:
     return _row(row) if row else None
 
 
-def get_provider(conn: Connection, uuid: str, message: str | None = None, code: str | None = None) -> Provider:
+def get_provider(
+    conn: Connection, uuid: str, message: str | None = None, code: str | None = None, *, prefix: str = ""
+) -> Provider:
+    """The provider, or NotFound (``prefix`` goes before the standard not-found message)."""
     provider = find_provider(conn, uuid)
     if provider is None:
-        raise NotFound(message or f"No resource provider with uuid {uuid} found", code)
+        raise NotFound(message or f"{prefix}No resource provider with uuid {uuid} found", code)
     return provider
 
 

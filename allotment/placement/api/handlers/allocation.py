@@ -120,11 +120,7 @@ def list_for_resource_provider(req: Request) -> Response:
     req.context.can("placement:resource_providers:allocations:list")
     uuid = req.params["uuid"]
     with req.app.store.read() as conn:
-        provider = providers.find_provider(conn, uuid)
-        if provider is None:
-            raise HTTPError(
-                404, f"Resource provider '{uuid}' not found: No resource provider with uuid {uuid} found"
-            )
+        provider = providers.get_provider(conn, uuid, prefix=f"Resource provider '{uuid}' not found: ")
         rows = allocations.for_provider(conn, provider.id)
     by_consumer: dict[str, dict[str, Any]] = defaultdict(lambda: {"resources": {}})
     with_generation = req.version.matches((1, 28))

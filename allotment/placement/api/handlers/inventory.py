@@ -48,12 +48,7 @@ def _check_generation(provider: Provider, data: dict[str, Any]) -> None:
 
 
 def _provider_or_404(conn: Any, uuid: str) -> Provider:
-    found = providers.find_provider(conn, uuid)
-    if found is None:
-        raise HTTPError(
-            404, f"No resource provider with uuid {uuid} found : No resource provider with uuid {uuid} found"
-        )
-    return found
+    return providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found : ")
 
 
 @handler(accept_json=True)

@@ -95,11 +95,7 @@ def list_traits_for_resource_provider(req: Request) -> Response:
     req.context.can(RP_POLICY % "list")
     uuid = req.params["uuid"]
     with req.app.store.read() as conn:
-        provider = providers.find_provider(conn, uuid)
-        if provider is None:
-            raise HTTPError(
-                404, f"No resource provider with uuid {uuid} found: No resource provider with uuid {uuid} found"
-            )
+        provider = providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found: ")
         rows = provider_traits.get_traits(conn, provider)
     return _names_response(req, rows, {"resource_provider_generation": provider.generation})
 

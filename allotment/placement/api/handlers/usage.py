@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.placement.api.http import HTTPError, Request, Response, json_response
+from allotment.placement.api.http import Request, Response, json_response
 from allotment.placement.api.schemas import usage as schema
 from allotment.placement.api.util import handler, set_last_modified, validate_query
 from allotment.placement.domain import providers, usages
@@ -13,11 +13,7 @@ def list_usages(req: Request) -> Response:
     req.context.can("placement:resource_providers:usages")
     uuid = req.params["uuid"]
     with req.app.store.read() as conn:
-        provider = providers.find_provider(conn, uuid)
-        if provider is None:
-            raise HTTPError(
-                404, f"No resource provider with uuid {uuid} found: No resource provider with uuid {uuid} found"
-            )
+        provider = providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found: ")
         used = usages.provider_usages(conn, provider)
     body = {"resource_provider_generation": provider.generation, "usages": used}
     return set_last_modified(req, json_response(body), None)
