@@ -142,7 +142,7 @@ def build_document(
             "runs_ok": len(ok),
             "runs": list(target_runs),
         }
-    created = created or dt.datetime.now(dt.timezone.utc)
+    created = created or dt.datetime.now(dt.UTC)
     return {
         "schema": SCHEMA,
         "created": created.isoformat(timespec="seconds"),
@@ -264,7 +264,7 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
     for n in names:
         target = doc["targets"][n]
         for run in target["runs"]:
-            problems = []
+            problems = [f"void attempt, run again: {a['error']}" for a in run.get("failed_attempts", [])]
             if run.get("error"):
                 problems.append(run["error"])
             for wname, w in run.get("workloads", {}).items():
@@ -279,31 +279,27 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
 
 
 def markdown_table(docs: Sequence[dict[str, Any]]) -> str:
-    """One markdown table over several result documents, for the README."""
-    lines = [
-        "| workload | figure | scale | backend | workers | allotment | upstream | ratio |",
-        "| --- | --- | --- | --- | --- | ---: | ---: | ---: |",
-    ]
-    machines = []
+    """Markdown for the README: per result document a line saying what ran where, then its table."""
+    out: list[str] = []
     for doc in docs:
-        p = doc["params"]
-        scale = f"N={p['providers']}, c={p['concurrency']}"
-        if p.get("repeat", 1) > 1:
-            scale += f", median of {p['repeat']}"
+        p, m = doc["params"], doc["machine"]
+        runs = ", ".join(f"{n} {doc['targets'][n]['runs_ok']}/{p['repeat']}" for n in _target_names(doc))
+        out += [
+            f"**{doc['created']}**: {p['backend']}, {p['workers']} workers, N={p['providers']}, "
+            f"c={p['concurrency']}; runs ok: {runs} (medians); {m.get('cores')} cores ({m.get('cpu_model')}), "
+            f"Python {m.get('python')}, {doc['versions']['upstream']}" + (f"; {doc['label']}" if doc["label"] else ""),
+            "",
+            "| workload | figure | allotment | upstream | ratio |",
+            "| --- | --- | ---: | ---: | ---: |",
+        ]
         for group, key, spec, values in _rows(doc, table_only=True):
             unit = f" ({spec['unit']})" if spec["unit"] else ""
-            figure = f"{_label(key, spec, p)}{unit}"
-            workload = "memory" if group == RSS_KEY else group
             ratio_cell = "" if spec["better"] is None else fmt_ratio(doc["ratios"].get(group, {}).get(key))
-            lines.append(
-                f"| {workload} | {figure} | {scale} | {p['backend']} | {p['workers']} | "
+            out.append(
+                f"| {'memory' if group == RSS_KEY else group} | {_label(key, spec, p)}{unit} | "
                 f"{fmt(values.get('allotment'), spec['unit'])} | {fmt(values.get('upstream'), spec['unit'])} | "
                 f"{ratio_cell} |"
             )
-        m = doc["machine"]
-        machines.append(f"{doc['created']}: {m.get('cores')} cores ({m.get('cpu_model')}), Python {m.get('python')}, "
-                        f"{doc['versions']['upstream']}")
-    lines.append("")
-    lines.append(f"{RATIO_NOTE} Memory: peak over the run, server process plus workers.")
-    lines.extend(f"- {m}" for m in dict.fromkeys(machines))
-    return "\n".join(lines) + "\n"
+        out.append("")
+    out.append(f"{RATIO_NOTE} Memory: peak over the run, server process plus workers.")
+    return "\n".join(out) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import traceback
 from collections.abc import Callable
@@ -47,7 +48,9 @@ def run_once(
 
     Never raises for a server or workload failure: the record carries ``error``.
     """
-    record: dict[str, Any] = {"run": run_index, "workloads": {}, "rss": None, "error": None}
+    # The load average tells a reader how busy the machine was when the run began.
+    record: dict[str, Any] = {"run": run_index, "workloads": {}, "rss": None, "error": None,
+                              "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
     server: RunningServer | None = None
     with contextlib.ExitStack() as stack:
         try:
@@ -88,15 +91,25 @@ def run_once(
 
 
 def _note_server_trouble(record: dict[str, Any], server: RunningServer) -> None:
-    """When the run went wrong, keep the server's exit status and the end of its log."""
+    """When the run went wrong, keep the server's exit status and its log's first traceback and end.
+
+    A server that exited during the run makes the run void: its figures measured
+    connection errors, not the server.
+    """
     if server.process.poll() is not None:
         record["server_exit"] = server.process.returncode
+        record["error"] = record["error"] or f"server exited with code {server.process.returncode} during the run"
     failed = record["error"] or any(w["figures"].get("non_2xx") for w in record["workloads"].values())
-    if failed or "server_exit" in record:
-        try:
-            record["server_log_tail"] = (server.workdir / "server.log").read_text(errors="replace")[-LOG_TAIL:]
-        except OSError:
-            pass
+    if not failed:
+        return
+    try:
+        log = (server.workdir / "server.log").read_text(errors="replace")
+    except OSError:
+        return
+    record["server_log_tail"] = log[-LOG_TAIL:]
+    first = log.find("Traceback")
+    if first >= 0:
+        record["server_log_first_traceback"] = log[first : first + LOG_TAIL]
 
 
 def run_benchmark(
@@ -115,6 +128,13 @@ def run_benchmark(
         for target in targets:
             progress(f"run {i + 1}/{repeat}: {target.name}" + (f" at {target.url}" if target.url else ""))
             record = run_once(target, workloads, params, backend=backend, workers=workers, run_index=i)
+            if "server_exit" in record:
+                # A started server that died under us (upstream's gunicorn does, now and then, when a
+                # worker fails to boot): note it and give the run one more go on a fresh server.
+                progress(f"  {target.name}: {record['error']}; running it again")
+                failed = record
+                record = run_once(target, workloads, params, backend=backend, workers=workers, run_index=i)
+                record["failed_attempts"] = [failed]
             runs[target.name].append(record)
             if record["error"]:
                 progress(f"  {target.name}: {record['error'].splitlines()[0]}")

@@ -1,0 +1,88 @@
+"""Quick smoke of ``allotment bench`` at tiny scale against a real allotment server.
+
+A benchmark, not a test of allotment: these check that the tool runs end to end
+and that allotment answers every request of the workloads with a 2xx.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from allotment.bench.cli import bench
+from allotment.bench.servers import repo_root
+
+PROVIDERS = 20
+
+
+def _run(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "results"
+    result = CliRunner().invoke(bench, ["run", "--providers", str(PROVIDERS), "--concurrency", "4",
+                                        "--workers", "2", "--out", str(out), *args])
+    assert result.exit_code == 0, result.output
+    files = list(out.glob("*.json"))
+    assert len(files) == 1
+    return orjson.loads(files[0].read_bytes())
+
+
+def _errors(doc: dict, target: str) -> str:
+    """Status counts and the first error body of each workload, for assertion messages."""
+    lines = []
+    for r in doc["targets"][target]["runs"]:
+        for name, w in r["workloads"].items():
+            first = (w["details"].get("errors") or [{}])[0]
+            lines.append(f"{name}: {w['details'].get('status_counts')} first error: {first}")
+    return "\n".join(lines)
+
+
+def test_load_smoke_against_allotment(tmp_path: Path) -> None:
+    doc = _run(tmp_path, "--workload", "load", "--targets", "allotment")
+    summary = doc["targets"]["allotment"]["summary"]["load"]
+    assert summary["non_2xx"] == 0, _errors(doc, "allotment")
+    assert summary["providers_complete"] == PROVIDERS
+    assert summary["requests"] == 4 * PROVIDERS
+    assert summary["wall_s"] > 0 and summary["requests_per_s"] > 0
+    assert summary["server_cpu_s"] > 0
+    rss = doc["targets"]["allotment"]["summary"]["rss"]
+    assert rss["peak_rss_total_mb"] > 0
+    assert doc["targets"]["allotment"]["runs"][0]["rss"]["processes"] >= 3  # arbiter + 2 workers
+
+    table = CliRunner().invoke(bench, ["table", *map(str, (tmp_path / "results").glob("*.json"))])
+    assert table.exit_code == 0, table.output
+    assert "sqlite, 2 workers, N=20, c=4; runs ok: allotment 1/1" in table.output
+    assert "| load | wall time (s) |" in table.output
+
+
+def test_ac_smoke_against_allotment(tmp_path: Path) -> None:
+    doc = _run(tmp_path, "--workload", "ac,ac-conc", "--requests", "3", "--conc-requests", "20",
+               "--targets", "allotment")
+    assert doc["workloads"] == ["ac", "ac-conc"] and doc["setup_workloads"] == ["load"]
+    summary = doc["targets"]["allotment"]["summary"]
+    assert summary["load"]["non_2xx"] == 0, _errors(doc, "allotment")
+    assert summary["ac"]["non_2xx"] == 0, _errors(doc, "allotment")
+    assert summary["ac-conc"]["non_2xx"] == 0, _errors(doc, "allotment")
+    # Every loaded provider is in the first aggregate and has HW_CPU_X86_AVX2, so all are candidates.
+    assert summary["ac"]["filtered.candidates"] == PROVIDERS
+    assert summary["ac"]["resources.candidates"] == PROVIDERS
+    assert summary["ac"]["limit10.candidates"] == 10
+
+
+def _upstream_ready() -> bool:
+    venv = Path(os.environ.get("ALLOTMENT_UPSTREAM_VENV", repo_root() / ".cache" / "upstream"))
+    return (venv / ".allotment-requirements").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _upstream_ready(), reason="upstream Placement virtualenv not prepared")
+def test_side_by_side_smoke(tmp_path: Path) -> None:
+    doc = _run(tmp_path, "--workload", "load,ac", "--requests", "3")
+    for target in ("allotment", "upstream"):
+        assert doc["targets"][target]["runs_ok"] == 1
+        assert doc["targets"][target]["summary"]["ac"]["filtered.candidates"] is not None
+    # Upstream on SQLite may answer some writes with 500 "database is locked"; allotment must not.
+    assert doc["targets"]["allotment"]["summary"]["load"]["non_2xx"] == 0, _errors(doc, "allotment")
+    assert "wall_s" in doc["ratios"]["load"]
