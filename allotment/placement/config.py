@@ -20,6 +20,7 @@ Example file (every key optional)::
     [placement]
     incomplete_consumer_project_id = "00000000-0000-0000-0000-000000000000"
     incomplete_consumer_user_id = "00000000-0000-0000-0000-000000000000"
+    refuse_inventory_below_usage = false  # true: 409 when an inventory would shrink below its usage
     max_allocation_candidates = -1
     allocation_candidates_generation_strategy = "depth-first"
 """
@@ -47,6 +48,10 @@ class Config:
     cors_allow_headers: list[str] = field(default_factory=list)
     incomplete_consumer_project_id: str = MISSING_CONSUMER_ID
     incomplete_consumer_user_id: str = MISSING_CONSUMER_ID
+    # Upstream lets an inventory shrink below what is allocated (the provider is then
+    # over-committed until usage drops; its test files require this). Set to refuse
+    # such changes with 409 placement.inventory.inuse instead.
+    refuse_inventory_below_usage: bool = False
     max_allocation_candidates: int = -1
     allocation_candidates_generation_strategy: str = "depth-first"
 
@@ -80,6 +85,7 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
         cors_allow_headers=_as_list(cors.get("allow_headers")),
         incomplete_consumer_project_id=str(plc.get("incomplete_consumer_project_id", MISSING_CONSUMER_ID)),
         incomplete_consumer_user_id=str(plc.get("incomplete_consumer_user_id", MISSING_CONSUMER_ID)),
+        refuse_inventory_below_usage=bool(plc.get("refuse_inventory_below_usage", False)),
         max_allocation_candidates=int(plc.get("max_allocation_candidates", -1)),  # type: ignore[call-overload]
         allocation_candidates_generation_strategy=str(
             plc.get("allocation_candidates_generation_strategy", "depth-first")

@@ -103,7 +103,21 @@ def _class_ids_or_fail(conn: Connection, invs: list[Inventory], provider: Provid
     return ids
 
 
-def set_inventories(conn: Connection, provider: Provider, invs: list[Inventory]) -> None:
+def _refuse_below_usage(provider: Provider, invs: list[Inventory], used: dict[str, int]) -> None:
+    """An inventory may not shrink below what is already allocated from it."""
+    for inv in invs:
+        in_use = used.get(inv.resource_class, 0)
+        if in_use and capacity(inv) < in_use:
+            raise Conflict(
+                f"update conflict: Inventory for '{inv.resource_class}' on resource provider '{provider.uuid}' "
+                f"would have capacity {capacity(inv):g} but {in_use} is allocated.",
+                errors.INVENTORY_INUSE,
+            )
+
+
+def set_inventories(
+    conn: Connection, provider: Provider, invs: list[Inventory], *, allow_below_usage: bool = False
+) -> None:
     """Replace all of the provider's inventory with ``invs``; one generation bump."""
     ids = _class_ids_or_fail(
         conn,
@@ -114,8 +128,10 @@ def set_inventories(conn: Connection, provider: Provider, invs: list[Inventory])
     current = {i.resource_class: i for i in list_inventories(conn, provider)}
     wanted = {i.resource_class: i for i in invs}
     to_delete = set(current) - set(wanted)
+    used = _used_by_class(conn, provider)
+    if not allow_below_usage:
+        _refuse_below_usage(provider, invs, used)
     if to_delete:
-        used = _used_by_class(conn, provider)
         order = names.class_ids(conn, to_delete)
         busy = sorted((rc for rc in to_delete if used.get(rc)), key=lambda rc: order[rc])
         if busy:
@@ -186,7 +202,9 @@ def add_inventory(conn: Connection, provider: Provider, inv: Inventory) -> None:
     inv.created_at = stamp
 
 
-def update_inventory(conn: Connection, provider: Provider, inv: Inventory) -> None:
+def update_inventory(
+    conn: Connection, provider: Provider, inv: Inventory, *, allow_below_usage: bool = False
+) -> None:
     rc_id = names.class_id(conn, inv.resource_class)
     row = None
     if rc_id is not None:
@@ -200,6 +218,8 @@ def update_inventory(conn: Connection, provider: Provider, inv: Inventory) -> No
             f"No inventory record with resource class for resource provider {provider.uuid}: "
             f"No inventory of class {inv.resource_class} found."
         )
+    if not allow_below_usage:
+        _refuse_below_usage(provider, [inv], _used_by_class(conn, provider))
     bump_generation(conn, provider)
     stamp = now()
     conn.execute(inventories.update().where(inventories.c.id == row.id).values(**inv.as_dict(), updated_at=stamp))

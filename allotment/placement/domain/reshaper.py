@@ -28,6 +28,8 @@ def reshape(
     new_inventories: dict[str, tuple[int, list[Inventory]]],
     requests: list[ConsumerAllocations],
     defaults: tuple[str, str],
+    *,
+    allow_below_usage: bool = False,
 ) -> None:
     """``new_inventories``: provider uuid -> (generation the caller saw, its complete new inventory)."""
     for uuid, (generation, _) in new_inventories.items():
@@ -49,7 +51,8 @@ def reshape(
         provider = providers.get_provider(conn, uuid)
         merged = {i.resource_class: i for i in inventories.list_inventories(conn, provider)}
         merged.update({i.resource_class: i for i in invs})
-        inventories.set_inventories(conn, provider, list(merged.values()))
+        # Interim: the moved allocations may still sit on the old classes, so no usage check yet.
+        inventories.set_inventories(conn, provider, list(merged.values()), allow_below_usage=True)
     allocations.replace_allocations(conn, requests, defaults)
     for uuid, (_, invs) in new_inventories.items():
-        inventories.set_inventories(conn, providers.get_provider(conn, uuid), invs)
+        inventories.set_inventories(conn, providers.get_provider(conn, uuid), invs, allow_below_usage=allow_below_usage)

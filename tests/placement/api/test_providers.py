@@ -101,3 +101,48 @@ def test_claim_beyond_capacity_is_refused_and_usage_unchanged(api: httpx.Client)
     assert over.status_code == 409 and "would exceed the capacity" in over.text
     assert claim(2).status_code == 204
     assert api.get(f"/resource_providers/{rp['uuid']}/usages").json()["usages"] == {"VCPU": 8}
+
+
+def _claim(api: httpx.Client, rp: str, resources: dict[str, int]) -> httpx.Response:
+    body = {
+        "allocations": {rp: {"resources": resources}},
+        "project_id": "p",
+        "user_id": "u",
+        "consumer_generation": None,
+        "consumer_type": "INSTANCE",
+    }
+    return api.put(f"/allocations/{uuid.uuid4()}", json=body)
+
+
+def test_inventory_shrinking_below_usage_refused_when_configured(store: object) -> None:
+    from allotment.placement.api.app import make_app
+    from allotment.placement.config import Config
+    from tests.conftest import ADMIN
+
+    app = make_app(Config(refuse_inventory_below_usage=True), store)  # type: ignore[arg-type]
+    api = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://p", headers=ADMIN)
+    rp = make(api, "rp")
+    url = f"/resource_providers/{rp['uuid']}/inventories"
+    api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}})
+    assert _claim(api, str(rp["uuid"]), {"VCPU": 6}).status_code == 204
+    gen = api.get(url).json()["resource_provider_generation"]
+    shrink = api.put(url, json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 4}}})
+    assert shrink.status_code == 409
+    assert shrink.json()["errors"][0]["code"] == "placement.inventory.inuse"
+    one = api.put(f"{url}/VCPU", json={"resource_provider_generation": gen, "total": 8, "reserved": 3})
+    assert one.status_code == 409
+    # Shrinking to exactly the usage is fine.
+    ok = api.put(f"{url}/VCPU", json={"resource_provider_generation": gen, "total": 8, "reserved": 2})
+    assert ok.status_code == 200, ok.text
+    assert api.get(url).json()["inventories"]["VCPU"]["reserved"] == 2
+
+
+def test_by_default_inventory_may_shrink_below_usage_as_upstream(api: httpx.Client) -> None:
+    rp = make(api, "rp")
+    url = f"/resource_providers/{rp['uuid']}/inventories"
+    api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}})
+    assert _claim(api, str(rp["uuid"]), {"VCPU": 6}).status_code == 204
+    gen = api.get(url).json()["resource_provider_generation"]
+    shrink = api.put(url, json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 4}}})
+    assert shrink.status_code == 200
+    assert _claim(api, str(rp["uuid"]), {"VCPU": 1}).status_code == 409

@@ -103,7 +103,12 @@ def set_inventories(req: Request) -> Response:
     _check_generation(provider, data)
     invs = [inventory_from_body(rc, raw) for rc, raw in data["inventories"].items()]
     inventories.check_capacity(provider, invs, reserved_can_be_total=req.version.matches((1, 26)), action="update")
-    updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.set_inventories, conn, invs))
+    below = not req.app.config.refuse_inventory_below_usage
+    updated = req.app.store.write(
+        lambda conn: _on_copy(
+            provider, lambda c, p: inventories.set_inventories(c, p, invs, allow_below_usage=below), conn
+        )
+    )
     return _all(req, updated, invs)
 
 
@@ -139,7 +144,12 @@ def update_inventory(req: Request) -> Response:
     _check_generation(provider, data)
     inv = inventory_from_body(rc, data)
     inventories.check_capacity(provider, [inv], reserved_can_be_total=req.version.matches((1, 26)), action="update")
-    updated = req.app.store.write(lambda conn: _on_copy(provider, inventories.update_inventory, conn, inv))
+    below = not req.app.config.refuse_inventory_below_usage
+    updated = req.app.store.write(
+        lambda conn: _on_copy(
+            provider, lambda c, p: inventories.update_inventory(c, p, inv, allow_below_usage=below), conn
+        )
+    )
     return _one(req, updated, inv)
 
 

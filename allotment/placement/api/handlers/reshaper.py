@@ -35,7 +35,11 @@ def reshape(req: Request) -> Response:
     conf = req.app.config
     defaults = (conf.incomplete_consumer_project_id, conf.incomplete_consumer_user_id)
     try:
-        req.app.store.write(lambda conn: reshaper.reshape(conn, new_inventories, requests, defaults))
+        req.app.store.write(
+            lambda conn: reshaper.reshape(
+                conn, new_inventories, requests, defaults, allow_below_usage=not conf.refuse_inventory_below_usage
+            )
+        )
     except MissingClass as exc:
         raise HTTPError(400, f"malformed reshaper data: {exc.message}") from None
     except BadRequest as exc:
