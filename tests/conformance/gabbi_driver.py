@@ -62,27 +62,27 @@ class RecordingResult(unittest.TestResult):
             text += "\n" + "".join(traceback.format_tb(tb, limit=-3))
         return text
 
-    def addSuccess(self, test):  # noqa: N802
+    def addSuccess(self, test):
         super().addSuccess(test)
         self._record(test, "pass")
 
-    def addFailure(self, test, err):  # noqa: N802
+    def addFailure(self, test, err):
         super().addFailure(test, err)
         self._record(test, "fail", self._message(err))
 
-    def addError(self, test, err):  # noqa: N802
+    def addError(self, test, err):
         super().addError(test, err)
         self._record(test, "error", self._message(err))
 
-    def addSkip(self, test, reason):  # noqa: N802
+    def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._record(test, "skip", str(reason))
 
-    def addExpectedFailure(self, test, err):  # noqa: N802
+    def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
         self._record(test, "xfail", self._message(err))
 
-    def addUnexpectedSuccess(self, test):  # noqa: N802
+    def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
         self._record(test, "xpass", "unexpected success")
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         payload = run(args.file, args.url)
-    except Exception:  # the file could not be loaded or the suite blew up
+    except Exception:  # noqa: BLE001 - the file could not be loaded or the suite blew up
         payload = {"file": os.path.basename(args.file), "tests": [], "error": traceback.format_exc()}
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(payload, f)

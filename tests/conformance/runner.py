@@ -26,6 +26,7 @@ import fnmatch
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,7 +72,7 @@ _POLICY_PATTERNS = ("*-policy.yaml", "*-legacy-rbac.yaml", "*-secure-rbac.yaml",
 # Environment variables not passed to gabbi: proxies would divert requests to 127.0.0.1.
 _DROP_ENV = ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
 
-MESSAGE_EXCERPT = 600
+MESSAGE_EXCERPT = 1200
 
 
 def category(file_name: str) -> str:
@@ -109,7 +110,7 @@ def resolve_files(specs: Iterable[str]) -> list[Path]:
             chosen[str(as_path.resolve())] = as_path.resolve()
             continue
         pattern = Path(spec).name
-        patterns = [pattern] if pattern.endswith(".yaml") or pattern.endswith("*") else [pattern, pattern + ".yaml"]
+        patterns = [pattern] if pattern.endswith((".yaml", "*")) else [pattern, pattern + ".yaml"]
         if pattern.endswith("*"):
             patterns.append(pattern + ".yaml")
         matched = [p for p in available if any(fnmatch.fnmatch(p.name, pat) for pat in patterns)]
@@ -169,8 +170,12 @@ class FileResult:
 
 
 def _excerpt(message: str, limit: int = MESSAGE_EXCERPT) -> str:
+    """Head and tail of a long message (the tail of a traceback matters most)."""
     message = message.strip()
-    return message if len(message) <= limit else message[: limit - 3] + "..."
+    if len(message) <= limit:
+        return message
+    head = limit // 4
+    return message[:head] + "\n[...]\n" + message[-(limit - head - 7):]
 
 
 def _result_from_driver(name: str, payload: dict[str, Any], total: int) -> FileResult:
@@ -222,7 +227,7 @@ def _run_driver(path: Path, url: str, env: dict[str, str], workdir: Path, timeou
     out = workdir / "gabbi-result.json"
     proc = subprocess.run(
         [str(upstream_python()), str(DRIVER), "--url", url, "--out", str(out), str(path)],
-        env=_driver_env(env), capture_output=True, text=True, timeout=timeout, cwd=workdir,
+        env=_driver_env(env), capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False,
     )
     if not out.exists():
         raise RuntimeError(f"gabbi driver exited with {proc.returncode} without a result:\n{proc.stderr[-3000:]}")
@@ -262,7 +267,7 @@ def run_file(
                     raise RuntimeError(f"fixture {type(fixture).__name__} could not be created: {exc}") from exc
                 payload = _run_driver(path, server.url, env, workdir, timeout)
         result = _result_from_driver(name, payload, total)
-    except Exception as exc:  # harness-level failure: report, don't raise
+    except Exception as exc:  # noqa: BLE001 - harness-level failure: report, don't raise
         message = f"{type(exc).__name__}: {exc}"
         result = FileResult(name=name, passed=0, failed=total, skipped=0,
                             failures=[("(harness)", _excerpt(message, 3000))], total=total,
@@ -282,12 +287,18 @@ def run_many(
     workers: int = 1,
     log_dir: str | Path | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    pairs: Sequence[tuple[str, Path]] | None = None,
 ) -> list[FileResult]:
-    """Run every (backend, file) pair, ``jobs`` at a time; results in input order."""
+    """Run every (file, backend) pair, ``jobs`` at a time, file-major; results in that order.
+
+    ``pairs`` ((backend, file) tuples) replaces the full ``files`` x ``backends`` product.
+    """
     ensure_upstream_venv()  # once, before the threads start
-    pairs = [(backend, f) for backend in backends for f in files]
+    if pairs is None:
+        pairs = [(backend, f) for f in files for backend in backends]
     results: dict[tuple[str, str], FileResult] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="gabbit")
+    try:
         futures = {
             pool.submit(run_file, f, target, backend, workers=workers, log_dir=log_dir): (backend, f.name)
             for backend, f in pairs
@@ -297,6 +308,10 @@ def run_many(
             results[futures[fut]] = res
             if on_result is not None:
                 on_result(res)
+    finally:
+        # On an interrupt, start nothing new; files already running finish and
+        # stop their servers (a few seconds) before we return.
+        pool.shutdown(wait=True, cancel_futures=True)
     return [results[(backend, f.name)] for backend, f in pairs]
 
 
@@ -320,7 +335,7 @@ def format_table(results: Sequence[FileResult], *, failures: bool = True, max_fa
     if not results:
         return "no conformance results\n"
     show_backend = len({r.backend for r in results}) > 1
-    width = max(len(r.name) for r in results) + (11 if show_backend else 0)
+    width = max(max(len(r.name) for r in results) + (13 if show_backend else 0), len("policy/RBAC/CORS"))
     lines = [f"{'file':<{width}} {'tests':>5} {'pass':>5} {'fail':>5} {'skip':>5} {'known':>5} {'secs':>6}  note"]
     lines.append("-" * len(lines[0]))
     for r in results:
@@ -357,6 +372,10 @@ def format_table(results: Sequence[FileResult], *, failures: bool = True, max_fa
 # Command line
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.conformance.runner",
@@ -373,13 +392,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="write all results (with per-test outcomes) to FILE")
     parser.add_argument("--jsonl", action="store_true",
                         help="machine mode: print one JSON result per line on stdout as files finish, no table")
+    parser.add_argument("--pair", action="append", metavar="BACKEND:FILE",
+                        help="run exactly these (backend, file) pairs instead of FILES x --backend; repeatable")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines, no failure list")
     parser.add_argument("--max-failures", type=int, default=10, help="failing tests listed per file (default 10)")
     args = parser.parse_args(argv)
+    # SIGTERM (e.g. from pytest tearing down) unwinds like Ctrl-C, so servers get stopped.
+    signal.signal(signal.SIGTERM, _terminate)
 
     backends = args.backend or ["sqlite"]
-    files = resolve_files(args.files)
-    n = len(files) * len(backends)
+    pairs: list[tuple[str, Path]] | None = None
+    if args.pair:
+        pairs = []
+        for spec in args.pair:
+            backend, _, name = spec.partition(":")
+            if backend not in BACKENDS or not name:
+                parser.error(f"--pair wants BACKEND:FILE with BACKEND one of {BACKENDS}, got {spec!r}")
+            pairs += [(backend, f) for f in resolve_files([name])]
+        files = sorted({f for _, f in pairs}, key=lambda p: p.name)
+        backends = list(dict.fromkeys(b for b, _ in pairs))
+    else:
+        files = resolve_files(args.files)
+    n = len(pairs) if pairs is not None else len(files) * len(backends)
     done = 0
     started = time.monotonic()
 
@@ -395,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{res.duration:>5.1f}s {status}", file=sys.stderr, flush=True)
 
     results = run_many(files, args.target, backends, jobs=args.jobs, workers=args.workers,
-                       log_dir=args.logs, on_result=progress)
+                       log_dir=args.logs, on_result=progress, pairs=pairs)
     elapsed = time.monotonic() - started
     if args.json:
         Path(args.json).write_text(json.dumps([r.to_json() for r in results], indent=1))
