@@ -177,7 +177,10 @@ class PlacementApp:
                 raise HTTPError(
                     405, "The method specified is not allowed for this resource.", headers=[("allow", allow)]
                 )
-            req = Request(environ, match.groupdict())
+            params = match.groupdict()
+            if any("\x00" in v for v in params.values()):
+                raise HTTPError(400, "NUL characters are not allowed in the path")
+            req = Request(environ, params)
             req.app = self
             return fn(req)
         raise HTTPError(404)

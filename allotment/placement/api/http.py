@@ -252,6 +252,8 @@ class Request:
                 self._query = parse_qsl(raw, keep_blank_values=True, errors="strict")
             except UnicodeDecodeError as exc:
                 raise HTTPError(400, f"Invalid query string parameters: {exc}") from None
+            if any("\x00" in k or "\x00" in v for k, v in self._query):
+                raise HTTPError(400, "Invalid query string parameters: NUL characters are not allowed")
         return self._query
 
     def get(self, name: str) -> str | None:
@@ -297,15 +299,24 @@ class Request:
         return self._body
 
     def json(self) -> Any:
-        """The body parsed as JSON; a 400 when it is not."""
+        """The body parsed as JSON; a 400 when it is not JSON placement can store."""
         body = self.body
+        if b"\\u0000" in body:
+            raise HTTPError(400, "Malformed JSON: NUL characters are not allowed")
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
             pass
         # orjson refuses some documents the stdlib accepts (integers beyond 64
-        # bits); let the stdlib decide, and word the error as upstream does.
+        # bits); let the stdlib decide, and word the error as upstream does. NaN
+        # and Infinity are no JSON, and lone surrogates no text a database stores.
         try:
-            return json.loads(body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+            return data
+        except (ValueError, UnicodeError, RecursionError) as exc:
             raise HTTPError(400, f"Malformed JSON: {exc}") from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from allotment.placement.api.http import HTTPError, Request
-from allotment.placement.api.util import is_uuid_like
+from allotment.placement.api.util import canonical_uuid, is_uuid_like
 
 __all__ = ["parse_in_tree", "parse_member_of", "parse_required", "parse_resources"]
 
@@ -118,7 +118,7 @@ def _parse_member_of_value(value: str) -> tuple[set[str], set[str]]:
                 "Invalid query string parameters: Expected 'member_of' parameter to contain valid UUID(s). "
                 f"Got: {agg}",
             )
-    return required, forbidden
+    return {canonical_uuid(a) for a in required}, {canonical_uuid(a) for a in forbidden}
 
 
 def parse_member_of(req: Request, suffix: str = "") -> tuple[list[set[str]], set[str]]:

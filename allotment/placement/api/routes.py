@@ -7,6 +7,7 @@ from collections.abc import Callable
 from allotment.placement.api.handlers import (
     aggregate,
     allocation,
+    allocation_candidate,
     inventory,
     resource_class,
     reshaper,
@@ -75,4 +76,5 @@ ROUTES: dict[str, dict[str, Callable[[Request], Response]]] = {
     },
     "/usages": {"GET": usage.get_total_usages},
     "/reshaper": {"POST": reshaper.reshape},
+    "/allocation_candidates": {"GET": allocation_candidate.list_allocation_candidates},
 }

@@ -160,6 +160,14 @@ def normalize_uuid(value: str) -> str:
     return str(uuidlib.UUID(value))
 
 
+def canonical_uuid(value: str) -> str:
+    """A uuid in the dashed 36-character form: other valid spellings (no dashes, braces,
+    urn:uuid:) are rewritten; 36-character spellings are kept as given, as upstream does."""
+    if len(value) != 36 and is_uuid_like(value):
+        return normalize_uuid(value)
+    return value
+
+
 # ---- headers ----------------------------------------------------------------------------------
 
 
@@ -188,4 +196,4 @@ def empty(status: int = 204, headers: list[tuple[str, str]] | None = None) -> Re
     return Response(status, b"", headers or [])
 
 
-__all__ += ["empty", "http_date", "json_response", "latest", "schema_error", "versioned"]
+__all__ += ["canonical_uuid", "empty", "http_date", "json_response", "latest", "schema_error", "versioned"]

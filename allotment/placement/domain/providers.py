@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from allotment.placement import errors
 from allotment.placement.domain import changes, names
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import MAX_INT, now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound, concurrent_update
 from allotment.placement.store.tables import (
     aggregates,
@@ -415,5 +415,7 @@ def list_providers(conn: Connection, filters: ProviderFilters | None = None) -> 
         for rc_name, amount in f.resources.items():
             if rc_name not in ids:
                 raise NotFound(f"No such resource class {rc_name}.")
+            if amount > MAX_INT:  # more than any inventory can hold (and than SQL integers take)
+                return []
             q = q.where(providers.c.id.in_(providers_with_capacity(ids[rc_name], amount)))
     return [_row(r) for r in conn.execute(q.order_by(providers.c.id))]

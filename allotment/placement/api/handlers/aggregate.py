@@ -7,7 +7,7 @@ from typing import Any
 from allotment.placement import errors
 from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.schemas import names as schema
-from allotment.placement.api.util import handler, json_body, set_last_modified
+from allotment.placement.api.util import canonical_uuid, handler, json_body, set_last_modified
 from allotment.placement.domain import aggregates, providers
 from allotment.placement.domain.providers import Provider, on_copy
 
@@ -44,9 +44,9 @@ def set_aggregates(req: Request) -> Response:
                 "Resource provider's generation already changed. Please update the generation and try again.",
                 code=errors.CONCURRENT_UPDATE,
             )
-        uuids = data["aggregates"]
+        uuids = [canonical_uuid(u) for u in data["aggregates"]]
     else:
-        uuids = data
+        uuids = [canonical_uuid(u) for u in data]
     updated = req.app.store.write(
         lambda conn: on_copy(
             provider, lambda c, p: aggregates.set_aggregates(c, p, uuids, bump=with_generation), conn

@@ -12,7 +12,16 @@ from typing import Any
 
 from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.schemas import allocation as schema
-from allotment.placement.api.util import empty, handler, is_uuid_like, json_body, latest, normalize_uuid, set_last_modified
+from allotment.placement.api.util import (
+    canonical_uuid,
+    empty,
+    handler,
+    is_uuid_like,
+    json_body,
+    latest,
+    normalize_uuid,
+    set_last_modified,
+)
 from allotment.placement.domain import allocations, providers
 from allotment.placement.domain.allocations import ConsumerAllocations, MissingClass
 
@@ -47,9 +56,9 @@ def consumer_request(req: Request, uuid: str, data: dict[str, Any]) -> ConsumerA
     """One consumer's part of a request body, in the domain's terms."""
     raw = data["allocations"]
     if isinstance(raw, list):  # before 1.12
-        allocs = {a["resource_provider"]["uuid"]: dict(a["resources"]) for a in raw}
+        allocs = {canonical_uuid(a["resource_provider"]["uuid"]): dict(a["resources"]) for a in raw}
     else:
-        allocs = {rp: dict(v["resources"]) for rp, v in raw.items()}
+        allocs = {canonical_uuid(rp): dict(v["resources"]) for rp, v in raw.items()}
     return ConsumerAllocations(
         uuid=uuid,
         project_id=data.get("project_id"),
@@ -86,7 +95,10 @@ def set_allocations_for_consumer(req: Request) -> Response:
 def set_allocations(req: Request) -> Response:
     req.context.can(POLICY % "manage")
     data = json_body(req, _post_schema(req))
-    requests = [consumer_request(req, uuid, body) for uuid, body in data.items()]
+    for uuid in data:
+        if not is_uuid_like(uuid):
+            raise HTTPError(400, f"Malformed consumer_uuid: {uuid}")
+    requests = [consumer_request(req, canonical_uuid(uuid), body) for uuid, body in data.items()]
     try:
         req.app.store.write(lambda conn: allocations.replace_allocations(conn, requests, _defaults(req)))
     except MissingClass as exc:

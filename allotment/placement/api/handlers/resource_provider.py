@@ -13,6 +13,7 @@ from allotment.placement.api.http import HTTPError, Request, Response, json_resp
 from allotment.placement.api.query import parse_in_tree, parse_member_of, parse_required, parse_resources
 from allotment.placement.api.schemas import resource_provider as schema
 from allotment.placement.api.util import (
+    canonical_uuid,
     empty,
     handler,
     json_body,
@@ -59,9 +60,9 @@ def create_resource_provider(req: Request) -> Response:
     req.context.can(POLICY % "create")
     data = json_body(req, schema.POST_PROVIDER_1_14 if req.version.matches((1, 14)) else schema.POST_PROVIDER)
     uuid = normalize_uuid(data["uuid"]) if data.get("uuid") else str(uuidlib.uuid4())
-    provider = req.app.store.write(
-        lambda conn: providers.create_provider(conn, uuid, data["name"], data.get("parent_provider_uuid"))
-    )
+    parent = data.get("parent_provider_uuid")
+    parent = canonical_uuid(parent) if parent else parent
+    provider = req.app.store.write(lambda conn: providers.create_provider(conn, uuid, data["name"], parent))
     location = [("location", provider_url(req, provider.uuid))]
     if req.version.matches((1, 20)):
         resp = json_response(serialize_provider(req, provider))
@@ -96,13 +97,14 @@ def _list_schema(req: Request) -> dict[str, Any]:
 def list_resource_providers(req: Request) -> Response:
     req.context.can(POLICY % "list")
     params = validate_query(req, _list_schema(req))
-    filters = ProviderFilters(name=params.get("name"), uuid=params.get("uuid"))
+    uuid = params.get("uuid")
+    filters = ProviderFilters(name=params.get("name"), uuid=canonical_uuid(uuid) if uuid else None)
     if "member_of" in params:
         filters.member_of, filters.forbidden_aggs = parse_member_of(req)
     if "required" in params:
         filters.required_traits, filters.forbidden_traits = parse_required(req)
     if "in_tree" in params:
-        filters.in_tree = parse_in_tree(params["in_tree"])
+        filters.in_tree = canonical_uuid(parse_in_tree(params["in_tree"]))
     if "resources" in params:
         filters.resources = parse_resources(params["resources"])
     with req.app.store.read() as conn:
@@ -125,7 +127,8 @@ def update_resource_provider(req: Request) -> Response:
     data = json_body(req, schema.PUT_PROVIDER_1_14 if req.version.matches((1, 14)) else schema.PUT_PROVIDER)
     kwargs: dict[str, Any] = {"name": data.get("name")}
     if "parent_provider_uuid" in data:
-        kwargs["parent_uuid"] = data["parent_provider_uuid"]
+        parent = data["parent_provider_uuid"]
+        kwargs["parent_uuid"] = canonical_uuid(parent) if parent else parent
     provider = req.app.store.write(
         lambda conn: providers.update_provider(
             conn, uuid, allow_reparenting=req.version.matches((1, 37)), **kwargs

@@ -36,7 +36,12 @@ PUT_INVENTORIES = {
     "type": "object",
     "properties": {
         "resource_provider_generation": {"type": "integer"},
-        "inventories": {"type": "object", "patternProperties": {RC_PATTERN: INVENTORY_RECORD}},
+        # additionalProperties: a key that is no class name must not skip record validation.
+        "inventories": {
+            "type": "object",
+            "patternProperties": {RC_PATTERN: INVENTORY_RECORD},
+            "additionalProperties": False,
+        },
     },
     "required": ["resource_provider_generation", "inventories"],
     "additionalProperties": False,
