@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import re
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
@@ -106,11 +107,22 @@ _FORMATS.checks("uuid")(_uuid_check)
 _VALIDATORS: dict[int, jsonschema.protocols.Validator] = {}
 
 
+@functools.cache
+def _end_anchored(pattern: str) -> re.Pattern[str]:
+    """JSON Schema patterns are ECMA-262 regexes: '$' is the end of input, not 'before a final newline'."""
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern))
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    if validator.is_type(instance, "string") and not _end_anchored(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 def _validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
     key = id(schema)
     v = _VALIDATORS.get(key)
     if v is None:
-        cls = jsonschema.validators.validator_for(schema)
+        cls = jsonschema.validators.extend(jsonschema.validators.validator_for(schema), {"pattern": _pattern})
         v = _VALIDATORS[key] = cls(schema, format_checker=_FORMATS)
     return v
 
