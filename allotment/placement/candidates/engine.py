@@ -31,21 +31,49 @@ Rules (those of upstream Placement 16.0.0):
 - A group with no way to be satisfied ends the search with an empty answer; an
   unknown class or trait is an error only if no earlier group ended it so.
 
-Bounding the work: candidates are generated lazily, anchor by anchor (ascending
-root id; round-robin across anchors for ``breadth-first``), by a backtracking
-search that checks capacity, isolation, the unsuffixed traits and each
-same_subtree set as soon as the slots they depend on are filled, and prunes an
-anchor up front when the free capacity or the number of distinct providers
-cannot cover the request. Generation stops at ``limit`` (or at the configured
-``max_allocation_candidates``), so limit-bounded queries over wide, symmetric
-trees stay cheap in time and memory.
+Two upstream bugs are deliberately not copied: (1) with group_policy other than
+"none", upstream adds the amounts of several groups on one provider into objects
+shared between candidates, so later candidates carry inflated amounts (and some
+are then dropped as over capacity); we add per candidate. (2) Upstream keeps an
+unsuffixed allocation request made only of sharing providers for one anchor only
+(whichever comes first in hash-set order), so it combines with suffixed groups at
+that anchor alone; we keep it for every anchor it can serve. Both were found by
+``tests/placement/candidates/upstream_diff.py``, which otherwise finds no
+difference from upstream on random graphs and queries.
+
+Bounding the work:
+
+- Anchor sets stay lazy (``_Conj``: a conjunction of the model's index sets minus
+  exclusions). When generation can stop early (``limit``, or the configured
+  ``max_allocation_candidates``) and the anchors are many, the sorted root ids are
+  walked with membership tests, so a limit costs in proportion to what it keeps,
+  not to the size of the deployment; otherwise the sets are intersected in C.
+- A childless, non-sharing anchor (when no sharing provider is in play) has one
+  possible candidate; building the anchor set already checked everything but
+  capacity, and the capacity verdict is cached on the immutable record per request
+  shape. Such candidates hold just the provider and a shared template.
+- Other anchors run a backtracking search over slots (one per class of the
+  unsuffixed group, one per suffixed group; unsuffixed first, then the groups of
+  each same_subtree set) that checks capacity, isolation, the unsuffixed traits
+  and each same_subtree set as soon as the slots they depend on are filled. When
+  the product of the option counts is large it also prunes: up front (free
+  capacity per class, a maximum matching of isolated groups to distinct
+  providers), after each placement (slots that offered the provider just used
+  still have an option; enough distinct providers remain), and after placing a
+  member of a same_subtree set (the remaining members must lie under a provider
+  that can still be the top of the set).
+- Generation is lazy, anchor by anchor (ascending root id; round-robin across
+  anchors for ``breadth-first``), and stops at ``limit`` or at
+  ``max_allocation_candidates``, so limit-bounded queries over wide, symmetric
+  trees stay cheap in time and memory, and infeasible ones are refuted early.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Set as AbstractSet
+from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from allotment.placement.candidates.model import ProviderRecord, ReadModel
@@ -226,6 +254,10 @@ class _Conj:
     @property
     def bound(self) -> int:
         return len(self._set) if self._set is not None else len(self.terms[0])
+
+    def fast(self) -> Ids | _Conj:
+        """The materialized set when there is one (cheaper ``in``), else this."""
+        return self._set if self._set is not None else self
 
     def materialize(self) -> Ids:
         if self._set is None:
@@ -431,9 +463,10 @@ class _Search:
 
     def _granular_options(self, plan: _Plan, anchor: int) -> list[ProviderRecord]:
         provs = self.m.providers
-        cands = plan.cands
+        cands = plan.cands.fast()
+        fits = plan.fits_all
         out = [provs[p] for p in self._members_sorted(anchor) if p in cands]
-        out = [r for r in out if plan.fits_all(r)]
+        out = [r for r in out if fits(r)]
         for sp in plan.sharing_cands:
             rec = provs[sp]
             if rec.root_id != anchor and anchor in self.m.anchors_of(sp) and plan.fits_all(rec):
@@ -441,7 +474,8 @@ class _Search:
         return out
 
     def _rc_options(self, plan: _Plan, k: int, anchor: int) -> list[ProviderRecord]:
-        rc, amount, prov, sharing, fit = plan.per_rc[k]
+        rc, amount, prov_conj, sharing, fit = plan.per_rc[k]
+        prov = prov_conj.fast()
         provs = self.m.providers
         member = plan.member
         anchor_in_member = member is not None and anchor in member
@@ -614,7 +648,9 @@ class _Search:
         exclude_nested = not self.nested_aware and self.m.has_trees
         # Before 1.29 (with trees) the summaries depend on candidates the limit drops: no early stop.
         early_limit = limit if (limit and not exclude_nested) else None
-        anchors = _conj_all([p.anchors for p in self.plans], [self.anchor_roots] if self.anchor_roots is not None else [])
+        anchors = _conj_all(
+            [p.anchors for p in self.plans], [self.anchor_roots] if self.anchor_roots is not None else []
+        )
         self.layout = _Layout(self)
         ordered = self._in_order(anchors, lazy=early_limit is not None or self.max_candidates >= 0)
         kept: list[Candidate] = []
@@ -856,15 +892,15 @@ class _State:
         self.subtrees = layout.subtrees
         self.due = layout.due
         self.sets_of = layout.sets_of
-        self.option_ids = [{r.id for r in opts} for opts in options] if careful else []
+        self.option_ids = [{r.id for r in opts} for opts in options] if careful or layout.subtrees else []
         if careful and self.isolate:
             # For each position: suffixed slots from there on, and the providers they may use.
             self.isolated_after = [0] * (n + 1)
             self.pool_after: list[set[int]] = [set() for _ in range(n + 1)]
             for k in range(n - 1, -1, -1):
                 self.isolated_after[k] = self.isolated_after[k + 1] + (1 if self.granular[k] else 0)
-                self.pool_after[k] = self.pool_after[k + 1] | self.option_ids[k] if self.granular[k] else (
-                    self.pool_after[k + 1]
+                self.pool_after[k] = (
+                    self.pool_after[k + 1] | self.option_ids[k] if self.granular[k] else (self.pool_after[k + 1])
                 )
 
     def place(self, i: int, rec: ProviderRecord) -> bool:
@@ -923,6 +959,10 @@ class _State:
             if self.sets_of[i]:
                 return self.forward_ok(i + 1)
             return self._still_viable(i)
+        for k in self.sets_of[i]:
+            # A same_subtree set not complete yet still needs a possible top.
+            if self.subtrees[k][-1] != i and not self._tops(k, i + 1):
+                return False
         return True
 
     def _viable(self, j: int) -> bool:

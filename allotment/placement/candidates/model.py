@@ -40,7 +40,8 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Set as AbstractSet
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import os_resource_classes
@@ -86,9 +87,7 @@ class Inventory:
 
     __slots__ = ("total", "reserved", "min_unit", "max_unit", "step_size", "ratio", "cap", "capacity")
 
-    def __init__(
-        self, total: int, reserved: int, min_unit: int, max_unit: int, step_size: int, ratio: float
-    ) -> None:
+    def __init__(self, total: int, reserved: int, min_unit: int, max_unit: int, step_size: int, ratio: float) -> None:
         self.total = total
         self.reserved = reserved
         self.min_unit = min_unit
@@ -459,7 +458,9 @@ class ReadModel:
         """Which of ``names`` are traits (may ask the database; call without ``lock``)."""
         return self._existing(set(names), _STANDARD_TRAITS, self._g.by_trait, traits)
 
-    def _existing(self, names: set[str], standard: frozenset[str], used: dict[str, set[int]], table: sa.Table) -> set[str]:
+    def _existing(
+        self, names: set[str], standard: frozenset[str], used: dict[str, set[int]], table: sa.Table
+    ) -> set[str]:
         # Standard names cannot be deleted; a name some provider uses exists. Ask about the rest.
         known = {n for n in names if n in standard or n in used}
         unknown = sorted(names - known)
@@ -501,8 +502,10 @@ class ReadModel:
             return
         if hi == self.hwm and not self.gaps:
             return
-        wanted = sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps))) if self.gaps else (
-            changes.c.id > self.hwm
+        wanted = (
+            sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps)))
+            if self.gaps
+            else (changes.c.id > self.hwm)
         )
         # The oldest remaining id comes from the same statement (same snapshot) as the rows.
         q = sa.union_all(
@@ -604,9 +607,7 @@ class ReadModel:
                 return 0
             cut = hi - keep_rows
             cutoff_time = utcnow() - dt.timedelta(seconds=keep_age)
-            old = conn.execute(
-                sa.select(sa.func.max(changes.c.id)).where(changes.c.changed_at < cutoff_time)
-            ).scalar()
+            old = conn.execute(sa.select(sa.func.max(changes.c.id)).where(changes.c.changed_at < cutoff_time)).scalar()
             if old is not None:
                 cut = max(cut, old + 1)
             cut = min(cut, hi)

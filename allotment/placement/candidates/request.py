@@ -231,7 +231,5 @@ def parse_request(req: Request) -> CandidateRequest:
     if version.matches((1, 22)):
         _check_conflicts(groups)
     if not wide.get("group_policy") and sum(1 for g in groups.values() if g.granular) > 1:
-        raise _bad(
-            'The "group_policy" parameter is required when specifying more than one "resources{N}" parameter.'
-        )
+        raise _bad('The "group_policy" parameter is required when specifying more than one "resources{N}" parameter.')
     return CandidateRequest(groups=list(groups.values()), same_subtrees=[s for _, s in subtrees], **wide)

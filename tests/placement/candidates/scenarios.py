@@ -127,9 +127,7 @@ def gen_scenario(d: Draw, salt: str = "") -> Scenario:
                 if d.chance(0.3):
                     cap = int((inv["total"] - inv["reserved"]) * inv["allocation_ratio"])
                     amounts = [
-                        a
-                        for a in range(inv["min_unit"], min(inv["max_unit"], cap) + 1)
-                        if a % inv["step_size"] == 0
+                        a for a in range(inv["min_unit"], min(inv["max_unit"], cap) + 1) if a % inv["step_size"] == 0
                     ]
                     if amounts:
                         p.used[rc] = d.choice(amounts)
@@ -376,7 +374,9 @@ def canonical_answer(body: dict[str, Any]) -> tuple[frozenset[Any], frozenset[st
         reqs = frozenset(
             (
                 frozenset(
-                    (a["resource_provider"]["uuid"], rc, n) for a in r["allocations"] for rc, n in a["resources"].items()
+                    (a["resource_provider"]["uuid"], rc, n)
+                    for a in r["allocations"]
+                    for rc, n in a["resources"].items()
                 ),
                 frozenset(),
             )

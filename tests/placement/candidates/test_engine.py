@@ -20,8 +20,14 @@ TRAITS = {"HW_NUMA_ROOT", "MISC_SHARES_VIA_AGGREGATE", "CUSTOM_A", "CUSTOM_B", "
 
 
 def inv(total: int, max_unit: int | None = None) -> dict[str, Any]:
-    return {"total": total, "reserved": 0, "min_unit": 1, "max_unit": max_unit or total, "step_size": 1,
-            "allocation_ratio": 1.0}
+    return {
+        "total": total,
+        "reserved": 0,
+        "min_unit": 1,
+        "max_unit": max_unit or total,
+        "step_size": 1,
+        "allocation_ratio": 1.0,
+    }
 
 
 def compute(n: int, *, numa: int = 4, gpus_per_numa: int = 8, vgpu: int = 1, tag: str = "") -> list[Prov]:
@@ -30,8 +36,13 @@ def compute(n: int, *, numa: int = 4, gpus_per_numa: int = 8, vgpu: int = 1, tag
     root = Prov(f"cn{n}{tag}", str(uuidlib.uuid4()), None, {"DISK_GB": inv(100)})
     out.append(root)
     for k in range(numa):
-        node = Prov(f"cn{n}{tag}-numa{k}", str(uuidlib.uuid4()), root.uuid,
-                    {"VCPU": inv(16), "MEMORY_MB": inv(32768)}, traits=["HW_NUMA_ROOT"])
+        node = Prov(
+            f"cn{n}{tag}-numa{k}",
+            str(uuidlib.uuid4()),
+            root.uuid,
+            {"VCPU": inv(16), "MEMORY_MB": inv(32768)},
+            traits=["HW_NUMA_ROOT"],
+        )
         out.append(node)
         for g in range(gpus_per_numa):
             out.append(Prov(f"cn{n}{tag}-numa{k}-gpu{g}", str(uuidlib.uuid4()), node.uuid, {"VGPU": inv(vgpu)}))

@@ -84,29 +84,44 @@ def max_change(store: Store) -> int:
 
 def test_api_writes_become_visible_incrementally(app_client: tuple[Any, httpx.Client]) -> None:
     app, c = app_client
-    assert candidates(c)["allocation_requests"] == []
+    # Start from a non-empty log: a model that loaded an emptied log (the fixture empties it, but
+    # PostgreSQL and MySQL sequences go on) cannot rule out pruned rows and reloads once.
+    provider(c, "z", 1)
+    assert candidates(c, "resources=VCPU:2")["allocation_requests"] == []
     model = read_model(app)
     assert model.full_loads == 1
     a = provider(c, "a")
-    body = candidates(c)
+    body = candidates(c, "resources=VCPU:2")
     assert list(body["provider_summaries"]) == [a]
     # inventory change
     gen = c.get(f"/resource_providers/{a}").json()["generation"]
-    c.put(f"/resource_providers/{a}/inventories", json={"resource_provider_generation": gen,
-                                                      "inventories": {"VCPU": {"total": 9}}})
+    c.put(
+        f"/resource_providers/{a}/inventories",
+        json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 9}}},
+    )
     assert vcpu_capacity(candidates(c), a) == 9
     # an allocation changes 'used'
     consumer = str(uuidlib.uuid4())
-    r = c.put(f"/allocations/{consumer}", json={"allocations": {a: {"resources": {"VCPU": 8}}}, "project_id": "p",
-                                               "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"})
+    r = c.put(
+        f"/allocations/{consumer}",
+        json={
+            "allocations": {a: {"resources": {"VCPU": 8}}},
+            "project_id": "p",
+            "user_id": "u",
+            "consumer_generation": None,
+            "consumer_type": "INSTANCE",
+        },
+    )
     assert r.status_code == 204, r.text
     assert candidates(c)["provider_summaries"][a]["resources"]["VCPU"]["used"] == 8
     assert candidates(c, "resources=VCPU:2")["allocation_requests"] == []
     # a child and traits
     child = provider(c, "a-child", parent=a)
-    assert {s for s in candidates(c)["provider_summaries"]} == {a, child}
+    assert {s for s in candidates(c, "resources=VCPU:2")["provider_summaries"]} == {a, child}
     gen = c.get(f"/resource_providers/{child}").json()["generation"]
-    c.put(f"/resource_providers/{child}/traits", json={"resource_provider_generation": gen, "traits": ["HW_CPU_X86_AVX2"]})
+    c.put(
+        f"/resource_providers/{child}/traits", json={"resource_provider_generation": gen, "traits": ["HW_CPU_X86_AVX2"]}
+    )
     body = candidates(c, "resources=VCPU:1&required=HW_CPU_X86_AVX2")
     assert [list(r["allocations"]) for r in body["allocation_requests"]] == [[child]]
     # deletes
@@ -140,16 +155,24 @@ def test_refresh_costs_one_query_when_nothing_changed(app_client: tuple[Any, htt
 def test_two_workers_see_each_others_writes(store: Store) -> None:
     """Two apps over one database stand for two worker processes."""
     app1, app2 = make_app(Config(), store), make_app(Config(), store)
-    with httpx.Client(transport=httpx.WSGITransport(app=app1), base_url="http://p", headers=ADMIN) as c1, httpx.Client(
-        transport=httpx.WSGITransport(app=app2), base_url="http://p", headers=ADMIN
-    ) as c2:
+    with (
+        httpx.Client(transport=httpx.WSGITransport(app=app1), base_url="http://p", headers=ADMIN) as c1,
+        httpx.Client(transport=httpx.WSGITransport(app=app2), base_url="http://p", headers=ADMIN) as c2,
+    ):
         assert candidates(c2)["allocation_requests"] == []
         a = provider(c1, "a")
         assert list(candidates(c2)["provider_summaries"]) == [a]
         consumer = str(uuidlib.uuid4())
-        c1.put(f"/allocations/{consumer}", json={"allocations": {a: {"resources": {"VCPU": 4}}}, "project_id": "p",
-                                                "user_id": "u", "consumer_generation": None,
-                                                "consumer_type": "INSTANCE"})
+        c1.put(
+            f"/allocations/{consumer}",
+            json={
+                "allocations": {a: {"resources": {"VCPU": 4}}},
+                "project_id": "p",
+                "user_id": "u",
+                "consumer_generation": None,
+                "consumer_type": "INSTANCE",
+            },
+        )
         assert candidates(c2)["allocation_requests"] == []
 
 
@@ -240,10 +263,14 @@ def test_resource_class_rename_is_a_full_reload(app_client: tuple[Any, httpx.Cli
     assert c.put("/resource_classes/CUSTOM_OLD").status_code == 201
     a = provider(c, "a")
     gen = c.get(f"/resource_providers/{a}").json()["generation"]
-    c.put(f"/resource_providers/{a}/inventories", json={"resource_provider_generation": gen,
-                                                      "inventories": {"CUSTOM_OLD": {"total": 2}}})
+    c.put(
+        f"/resource_providers/{a}/inventories",
+        json={"resource_provider_generation": gen, "inventories": {"CUSTOM_OLD": {"total": 2}}},
+    )
     assert len(candidates(c, "resources=CUSTOM_OLD:1")["allocation_requests"]) == 1
-    r = c.put("/resource_classes/CUSTOM_OLD", json={"name": "CUSTOM_NEW"}, headers={"openstack-api-version": "placement 1.6"})
+    r = c.put(
+        "/resource_classes/CUSTOM_OLD", json={"name": "CUSTOM_NEW"}, headers={"openstack-api-version": "placement 1.6"}
+    )
     if r.status_code >= 400:
         pytest.skip(f"renaming classes is not supported: {r.status_code}")
     assert len(candidates(c, "resources=CUSTOM_NEW:1")["allocation_requests"]) == 1
@@ -252,9 +279,10 @@ def test_resource_class_rename_is_a_full_reload(app_client: tuple[Any, httpx.Cli
 
 def test_pruned_log_forces_full_reload_of_a_lagging_reader(store: Store) -> None:
     app1, app2 = make_app(Config(), store), make_app(Config(), store)
-    with httpx.Client(transport=httpx.WSGITransport(app=app1), base_url="http://p", headers=ADMIN) as c1, httpx.Client(
-        transport=httpx.WSGITransport(app=app2), base_url="http://p", headers=ADMIN
-    ) as c2:
+    with (
+        httpx.Client(transport=httpx.WSGITransport(app=app1), base_url="http://p", headers=ADMIN) as c1,
+        httpx.Client(transport=httpx.WSGITransport(app=app2), base_url="http://p", headers=ADMIN) as c2,
+    ):
         a = provider(c1, "a", 4)
         candidates(c1)
         candidates(c2)
@@ -318,13 +346,22 @@ def test_concurrent_requests_and_writes(app_client: tuple[Any, httpx.Client]) ->
     def writer(k: int) -> None:
         for j in range(10):
             consumer = str(uuidlib.uuid4())
-            r = c.put(f"/allocations/{consumer}", json={"allocations": {uuids[(k + j) % 6]: {"resources": {"VCPU": 1}}},
-                                                       "project_id": "p", "user_id": "u", "consumer_generation": None,
-                                                       "consumer_type": "INSTANCE"})
+            r = c.put(
+                f"/allocations/{consumer}",
+                json={
+                    "allocations": {uuids[(k + j) % 6]: {"resources": {"VCPU": 1}}},
+                    "project_id": "p",
+                    "user_id": "u",
+                    "consumer_generation": None,
+                    "consumer_type": "INSTANCE",
+                },
+            )
             if r.status_code != 204:
                 failures.append(r.text)
 
-    threads = [threading.Thread(target=reader) for _ in range(3)] + [threading.Thread(target=writer, args=(k,)) for k in range(2)]
+    threads = [threading.Thread(target=reader) for _ in range(3)] + [
+        threading.Thread(target=writer, args=(k,)) for k in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -143,13 +143,13 @@ def reference(scn: Scenario, q: Query) -> Answer:
                 slot_options.append(opts)
         for choice in itertools.product(*slot_options):
             # unsuffixed traits, collectively
-            un = [c for (g, _), c in zip(slots, choice) if not g.suffix]
+            un = [c for (g, _), c in zip(slots, choice, strict=True) if not g.suffix]
             ug = next((g for g in q.groups if not g.suffix), None)
             if ug is not None:
                 have = set().union(*(provs[c].traits for c in un))
                 if not all(have & set(any_of) for any_of in ug.required):
                     continue
-            granular = [(g.suffix, c) for (g, _), c in zip(slots, choice) if g.suffix]
+            granular = [(g.suffix, c) for (g, _), c in zip(slots, choice, strict=True) if g.suffix]
             if q.group_policy == "isolate" and len({c for _, c in granular}) != len(granular):
                 continue
             ok = True
@@ -158,7 +158,7 @@ def reference(scn: Scenario, q: Query) -> Answer:
                 if not any(all(m in ancestors(o) for o in members) for m in members):
                     ok = False
             totals: dict[tuple[str, str], int] = {}
-            for (_, amounts), c in zip(slots, choice):
+            for (_, amounts), c in zip(slots, choice, strict=True):
                 for rc, n in amounts.items():
                     totals[(c, rc)] = totals.get((c, rc), 0) + n
             for (c, rc), n in totals.items():
@@ -170,7 +170,7 @@ def reference(scn: Scenario, q: Query) -> Answer:
             if not ok:
                 continue
             mappings: dict[str, set[str]] = {}
-            for (g, _), c in zip(slots, choice):
+            for (g, _), c in zip(slots, choice, strict=True):
                 mappings.setdefault(g.suffix, set()).add(c)
             results.add(
                 (
@@ -200,7 +200,9 @@ def build_model(scn: Scenario) -> ReadModel:
     for p in scn.providers:
         rec = ProviderRecord(ids[p.uuid], p.uuid, 0, ids[p.parent] if p.parent else None, ids[root(p.uuid)])
         rec.inv = {
-            rc: Inventory(i["total"], i["reserved"], i["min_unit"], i["max_unit"], i["step_size"], i["allocation_ratio"])
+            rc: Inventory(
+                i["total"], i["reserved"], i["min_unit"], i["max_unit"], i["step_size"], i["allocation_ratio"]
+            )
             for rc, i in p.inv.items()
         }
         rec.used = dict(p.used)
@@ -295,9 +297,7 @@ def test_forward_checking_matches_reference(case: tuple[Scenario, list[Query]]) 
 
 @settings(max_examples=100, deadline=None)
 @given(scenario_and_queries(), st.integers(1, 4), st.sampled_from(["depth-first", "breadth-first"]))
-def test_limit_and_max_candidates_take_a_prefix(
-    case: tuple[Scenario, list[Query]], cut: int, strategy: str
-) -> None:
+def test_limit_and_max_candidates_take_a_prefix(case: tuple[Scenario, list[Query]], cut: int, strategy: str) -> None:
     """``limit`` and ``max_allocation_candidates`` keep that many candidates of the full answer,
     and the summaries cover exactly the trees of the kept ones."""
     scn, queries = case
@@ -310,9 +310,7 @@ def test_limit_and_max_candidates_take_a_prefix(
             assert reqs <= full
             assert len(reqs) == min(cut, len(full))
             with model.lock:
-                roots = {
-                    model.providers[model.by_uuid[u]].root_id for parts, _ in reqs for u, _, _ in parts
-                }
+                roots = {model.providers[model.by_uuid[u]].root_id for parts, _ in reqs for u, _, _ in parts}
                 assert summaries == {model.providers[p].uuid for r in roots for p in model.tree_members(r)}
         q.limit = None
 

@@ -70,17 +70,23 @@ def test_member_of_forms() -> None:
     g = r.groups[0]
     assert g.member_of == [frozenset({AGG1, AGG2})]
     assert g.forbidden_aggs == {AGG2}
-    assert "Multiple member_of parameters are not supported" in error(
-        f"resources=VCPU:1&member_of={AGG1}&member_of={AGG2}", "1.23"
-    ).detail
-    assert "Forbidden member_of parameters are not supported" in error(f"resources=VCPU:1&member_of=!{AGG1}", "1.31").detail
+    assert (
+        "Multiple member_of parameters are not supported"
+        in error(f"resources=VCPU:1&member_of={AGG1}&member_of={AGG2}", "1.23").detail
+    )
+    assert (
+        "Forbidden member_of parameters are not supported"
+        in error(f"resources=VCPU:1&member_of=!{AGG1}", "1.31").detail
+    )
     assert "Expected 'member_of' parameter to contain valid UUID(s)" in error("resources=VCPU:1&member_of=in:").detail
 
 
 def test_in_tree() -> None:
     r = parse(f"resources1=VCPU:1&in_tree1={AGG1}", "1.31")
     assert r.groups[0].in_tree == AGG1
-    assert "Expected 'in_tree' parameter to be a format of uuid" in error("resources=VCPU:1&in_tree=bogus", "1.31").detail
+    assert (
+        "Expected 'in_tree' parameter to be a format of uuid" in error("resources=VCPU:1&in_tree=bogus", "1.31").detail
+    )
     assert "Invalid query string parameters" in error(f"resources=VCPU:1&in_tree={AGG1}", "1.30").detail
 
 
@@ -117,9 +123,10 @@ def test_root_required() -> None:
     assert e.detail == "Conflicting required and forbidden traits found in root_required: CUSTOM_A"
     # root_required never takes the 'in:' form.
     assert "only supported since microversion 1.39" in error("resources=VCPU:1&root_required=in:CUSTOM_A").detail
-    assert "'root_required' does not match any of the regexes" in error(
-        "resources=VCPU:1&root_required=CUSTOM_A", "1.34"
-    ).detail
+    assert (
+        "'root_required' does not match any of the regexes"
+        in error("resources=VCPU:1&root_required=CUSTOM_A", "1.34").detail
+    )
 
 
 def test_same_subtree_and_resourceless_groups() -> None:
@@ -142,9 +149,9 @@ def test_same_subtree_and_resourceless_groups() -> None:
 
 def test_orphans_before_1_36() -> None:
     assert "orphaned traits keys: required, required1" in error("required=FOO&required1=BAR", "1.25").detail
-    assert f"orphaned member_of keys: member_of, member_of3" in error(
-        f"member_of={AGG1}&member_of3={AGG2}", "1.25"
-    ).detail
+    assert (
+        "orphaned member_of keys: member_of, member_of3" in error(f"member_of={AGG1}&member_of3={AGG2}", "1.25").detail
+    )
     assert error("resources=VCPU:1&in_tree1=" + AGG1, "1.31").detail == "All request groups must specify resources."
     assert error("group_policy=isolate", "1.25").detail == (
         "At least one request group (`resources` or `resources{$S}`) is required."

@@ -22,7 +22,7 @@ import httpx
 
 from allotment.bench.servers import allotment_server, upstream_server
 
-from .scenarios import Query, RandomDraw, canonical_answer, gen_query, gen_scenario, load_scenario, unload_scenario
+from .scenarios import RandomDraw, canonical_answer, gen_query, gen_scenario, load_scenario, unload_scenario
 
 HEADERS = {"x-auth-token": "admin", "accept": "application/json"}
 
@@ -37,7 +37,9 @@ def _summaries(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _quirk(params: list[tuple[str, str]], sharing: set[str], only_ours: frozenset[Any], only_theirs: frozenset[Any]) -> str | None:
+def _quirk(
+    params: list[tuple[str, str]], sharing: set[str], only_ours: frozenset[Any], only_theirs: frozenset[Any]
+) -> str | None:
     """Name the upstream quirk that explains a difference, if one does.
 
     - "shared-arr mutation": with group_policy other than "none", upstream adds the amounts of
@@ -93,7 +95,9 @@ def compare(
 _MUTATIONS = (
     lambda ps, d: ps + [("required" + d.choice(_suffixes(ps)), "CUSTOM_NOPE")],
     lambda ps, d: ps + [("required" + d.choice(_suffixes(ps)), "!CUSTOM_NOPE")],
-    lambda ps, d: [(k, "CUSTOM_NOPE_RC:1," + v) if k.startswith("resources") and d.chance(0.5) else (k, v) for k, v in ps],
+    lambda ps, d: [
+        (k, "CUSTOM_NOPE_RC:1," + v) if k.startswith("resources") and d.chance(0.5) else (k, v) for k, v in ps
+    ],
     lambda ps, d: ps + [("in_tree" + d.choice(_suffixes(ps)), "00000000-0000-0000-0000-000000000001")],
     lambda ps, d: ps + [("member_of" + d.choice(_suffixes(ps)), "00000000-0000-0000-0000-000000000002")],
     lambda ps, d: [(k, v) for k, v in ps if k != "group_policy"],
@@ -116,7 +120,7 @@ def _suffixes(params: list[tuple[str, str]]) -> list[str]:
     for k, _ in params:
         for prefix in ("resources", "required", "member_of", "in_tree"):
             if k.startswith(prefix):
-                out.add(k[len(prefix):])
+                out.add(k[len(prefix) :])
     return sorted(out)
 
 
@@ -133,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     total = 0
     quirks: dict[str, int] = {}
     with allotment_server() as ours, upstream_server() as theirs:
-        with httpx.Client(base_url=ours.url, headers=HEADERS, timeout=60) as ca, httpx.Client(
-            base_url=theirs.url, headers=HEADERS, timeout=60
-        ) as cb:
+        with (
+            httpx.Client(base_url=ours.url, headers=HEADERS, timeout=60) as ca,
+            httpx.Client(base_url=theirs.url, headers=HEADERS, timeout=60) as cb,
+        ):
             for n in range(args.scenarios):
                 rng = random.Random(f"{args.seed}:{n}")
                 d = RandomDraw(rng)
