@@ -48,8 +48,18 @@ def list_workloads() -> None:
 @click.option("--url-upstream", default=None, help="Measure an upstream Placement already running here instead.")
 @click.option("--repeat", "-r", default=1, show_default=True, help="Runs per target (fresh server each); medians.")
 @click.option("--seed", default=1, show_default=True, help="Seed for provider uuids and aggregate/trait choices.")
-@click.option("--requests", "requests_", default=20, show_default=True, help="Sequential requests per ac variant.")
+@click.option("--requests", "requests_", default=20, show_default=True, help="Sequential requests per ac variant and per nested query.")
 @click.option("--conc-requests", default=500, show_default=True, help="Total requests of ac-conc.")
+@click.option("--claims", default=200, show_default=True, help="Sequential claims of claim.")
+@click.option("--race-writers", default=10, show_default=True, help="Concurrent writers of race.")
+@click.option("--race-claims", default=50, show_default=True, help="Claims per writer of race.")
+@click.option("--trees", "-K", default=100, show_default=True, help="Compute trees of nested.")
+@click.option("--explode-requests", default=3, show_default=True,
+              help="Requests per explode variant (a variant stops at its first failure).")
+@click.option("--explode-max-groups", default=8, show_default=True,
+              help="Leave out explode variants with more VGPU groups than this (8: all).")
+@click.option("--timeout", default=120.0, show_default=True,
+              help="Client timeout (s) per request of claim, race, nested and explode.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the JSON result [default: bench/results in the repository].")
 @click.option("--no-save", is_flag=True, help="Print the tables only.")
@@ -58,7 +68,9 @@ def list_workloads() -> None:
               help="Virtualenv holding upstream Placement (sets ALLOTMENT_UPSTREAM_VENV).")
 def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backend: str, workers: int, targets: str,
             url_allotment: str | None, url_upstream: str | None, repeat: int, seed: int, requests_: int,
-            conc_requests: int, out_dir: Path | None, no_save: bool, label: str, upstream_venv: Path | None) -> None:
+            conc_requests: int, claims: int, race_writers: int, race_claims: int, trees: int, explode_requests: int,
+            explode_max_groups: int, timeout: float, out_dir: Path | None, no_save: bool, label: str,
+            upstream_venv: Path | None) -> None:
     """Run workloads against each target: fresh database, start server, run, stop."""
     from rich.console import Console
 
@@ -80,14 +92,17 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
         order = resolve(_split(workloads))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--workload") from exc
-    if min(providers, concurrency, repeat, workers, requests_, conc_requests) < 1:
-        raise click.BadParameter("counts must be at least 1")
+    if min(providers, concurrency, repeat, workers, requests_, conc_requests, claims, race_writers, race_claims, trees,
+           explode_requests, explode_max_groups) < 1 or timeout <= 0:
+        raise click.BadParameter("counts must be at least 1 and --timeout above 0")
     if upstream_venv is not None:
         os.environ["ALLOTMENT_UPSTREAM_VENV"] = str(upstream_venv.resolve())
 
     target_list = [Target(n, urls[n]) for n in names]
     params = Params(providers=providers, concurrency=concurrency, seed=seed, requests=requests_,
-                    conc_requests=conc_requests)
+                    conc_requests=conc_requests, claims=claims, race_writers=race_writers, race_claims=race_claims,
+                    trees=trees, explode_requests=explode_requests, explode_max_groups=explode_max_groups,
+                    timeout=timeout)
     console = Console() if sys.stdout.isatty() else Console(width=120)
     err = Console(stderr=True)
     runs = run_benchmark(target_list, order, params, backend=backend, workers=workers, repeat=repeat,

@@ -121,6 +121,11 @@ class Recorder:
 
     def request(self, c: Client, method: str, path: str, body: Any = None) -> Response | None:
         """Send one request; return the response when it is 2xx, else None (after recording it)."""
+        resp = self.exchange(c, method, path, body)
+        return resp if resp is not None and 200 <= resp.status_code < 300 else None
+
+    def exchange(self, c: Client, method: str, path: str, body: Any = None) -> Response | None:
+        """Send one request and record it; return the response whatever its status (None: transport error)."""
         start = time.perf_counter()
         try:
             resp = c.request(method, path, body)
@@ -128,11 +133,9 @@ class Recorder:
             self._record(method, path, "transport", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
             return None
         elapsed = time.perf_counter() - start
-        if 200 <= resp.status_code < 300:
-            self._record(method, path, str(resp.status_code), None, elapsed)
-            return resp
-        self._record(method, path, str(resp.status_code), resp.text, elapsed)
-        return None
+        ok = 200 <= resp.status_code < 300
+        self._record(method, path, str(resp.status_code), None if ok else resp.text, elapsed)
+        return resp
 
     def _record(self, method: str, path: str, status: str, error: str | None, elapsed: float) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ __all__ = [
     "RSS_FIGURES",
     "SCHEMA",
     "build_document",
+    "compare_answers",
     "compute_ratios",
     "load_document",
     "machine_info",
@@ -116,6 +117,56 @@ def compute_ratios(summaries: dict[str, dict[str, Any]], specs: dict[str, dict[s
     return out
 
 
+def compare_answers(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Compare what the two servers answered, run by run (run i of each target holds the same data).
+
+    Every ``*.candidates`` figure is compared, and every answer digest a workload
+    keeps in ``details["digests"]`` (the full answer, order-free). ``one_sided``
+    lists the counts only one server produced (the other failed or varied).
+    """
+    out: dict[str, Any] = {"compared": 0, "mismatches": [], "one_sided": []}
+    for a, u in zip(runs.get("allotment") or [], runs.get("upstream") or []):
+        if a.get("error") or u.get("error"):
+            continue
+        for wname, aw in a.get("workloads", {}).items():
+            uw = u.get("workloads", {}).get(wname)
+            if uw is None:
+                continue
+            where = {"workload": wname, "run": a.get("run", 0)}
+            for key, av in aw["figures"].items():
+                if not key.endswith(".candidates"):
+                    continue
+                uv = uw["figures"].get(key)
+                if av is None and uv is None:
+                    continue
+                if av is None or uv is None:
+                    out["one_sided"].append({**where, "figure": key, "allotment": av, "upstream": uv})
+                    continue
+                out["compared"] += 1
+                if av != uv:
+                    out["mismatches"].append({**where, "figure": key, "allotment": av, "upstream": uv})
+            a_digests = aw.get("details", {}).get("digests") or {}
+            u_digests = uw.get("details", {}).get("digests") or {}
+            for query in sorted(set(a_digests) & set(u_digests)):
+                out["compared"] += 1
+                if a_digests[query] != u_digests[query]:
+                    out["mismatches"].append({**where, "figure": f"{query} answer digest",
+                                              "allotment": a_digests[query], "upstream": u_digests[query]})
+    return out
+
+
+def _mismatch_lines(doc: dict[str, Any]) -> list[str]:
+    answers = doc.get("answers") or {}
+    return [f"ANSWERS DIFFER: {m['workload']} {m['figure']} (run {m['run'] + 1}): allotment {m['allotment']}, "
+            f"upstream {m['upstream']}" for m in answers.get("mismatches", [])]
+
+
+def _one_sided_lines(doc: dict[str, Any]) -> list[str]:
+    answers = doc.get("answers") or {}
+    return [f"only one server answered: {m['workload']} {m['figure']} (run {m['run'] + 1}): "
+            f"allotment {m['allotment']}, upstream {m['upstream']}" for m in answers.get("one_sided", [])]
+
+
 def build_document(
     *,
     runs: dict[str, list[dict[str, Any]]],
@@ -159,6 +210,7 @@ def build_document(
         "figures": specs,
         "targets": target_docs,
         "ratios": compute_ratios(summaries, specs),
+        "answers": compare_answers(runs),
     }
 
 
@@ -166,7 +218,8 @@ def save_document(doc: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = doc["created"].replace(":", "").replace("-", "").replace("+0000", "Z")
     p = doc["params"]
-    name = f"{stamp}-{'+'.join(doc['workloads'])}-{p['backend']}-n{p['providers']}-w{p['workers']}.json"
+    trees = f"-k{p['trees']}" if "nested" in doc["workloads"] else ""
+    name = f"{stamp}-{'+'.join(doc['workloads'])}-{p['backend']}-n{p['providers']}{trees}-w{p['workers']}.json"
     path = out_dir / name
     tmp = path.with_suffix(".json.tmp")
     tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
@@ -207,7 +260,8 @@ def _rows(doc: dict[str, Any], *, table_only: bool) -> Iterable[tuple[str, str, 
     groups = [*doc["workloads"], RSS_KEY]
     for group in groups:
         for key, spec in doc["figures"].get(group, {}).items():
-            if table_only and spec["better"] is None and not (key == "non_2xx" or key.endswith(".candidates")):
+            if table_only and spec["better"] is None and not (
+                    key == "non_2xx" or key.endswith(".candidates") or spec.get("show")):
                 continue
             values = {}
             for name, target in doc["targets"].items():
@@ -223,6 +277,14 @@ def _label(key: str, spec: dict[str, Any], params: dict[str, Any]) -> str:
     if spec["agg"] == "sum" and params.get("repeat", 1) > 1:
         label += ", all runs"
     return label
+
+
+def _scale(doc: dict[str, Any]) -> str:
+    p = doc["params"]
+    out = f"N={p['providers']}"
+    if "nested" in doc["workloads"] and "trees" in p:
+        out += f", K={p['trees']}"
+    return out
 
 
 def _target_names(doc: dict[str, Any]) -> list[str]:
@@ -244,7 +306,7 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
         if group != current:
             current = group
             title = "memory" if group == RSS_KEY else group
-            table = Table(title=f"{title} — {p['backend']}, {p['workers']} workers, N={p['providers']}, "
+            table = Table(title=f"{title} — {p['backend']}, {p['workers']} workers, {_scale(doc)}, "
                                 f"c={p['concurrency']}, repeat={p['repeat']}", title_justify="left")
             table.add_column("figure")
             table.add_column("unit")
@@ -261,6 +323,13 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
         table.add_row(_label(key, spec, p), spec["unit"], *cells, ratio_cell)
     if doc["ratios"]:
         out.append(Text(RATIO_NOTE, style="dim"))
+    for line in _mismatch_lines(doc):
+        out.append(Text(line, style="bold red"))
+    for line in _one_sided_lines(doc):
+        out.append(Text(line, style="yellow"))
+    answers = doc.get("answers") or {}
+    if answers.get("compared") and not answers.get("mismatches"):
+        out.append(Text(f"Both servers gave the same answers ({answers['compared']} comparisons).", style="dim"))
     for n in names:
         target = doc["targets"][n]
         for run in target["runs"]:
@@ -285,7 +354,7 @@ def markdown_table(docs: Sequence[dict[str, Any]]) -> str:
         p, m = doc["params"], doc["machine"]
         runs = ", ".join(f"{n} {doc['targets'][n]['runs_ok']}/{p['repeat']}" for n in _target_names(doc))
         out += [
-            f"**{doc['created']}**: {p['backend']}, {p['workers']} workers, N={p['providers']}, "
+            f"**{doc['created']}**: {p['backend']}, {p['workers']} workers, {_scale(doc)}, "
             f"c={p['concurrency']}; runs ok: {runs} (medians); {m.get('cores')} cores ({m.get('cpu_model')}), "
             f"Python {m.get('python')}, {doc['versions']['upstream']}" + (f"; {doc['label']}" if doc["label"] else ""),
             "",
@@ -301,5 +370,8 @@ def markdown_table(docs: Sequence[dict[str, Any]]) -> str:
                 f"{ratio_cell} |"
             )
         out.append("")
+        notes = [f"**{line}**" for line in _mismatch_lines(doc)] + _one_sided_lines(doc)
+        if notes:
+            out += [*(f"- {n}" for n in notes), ""]
     out.append(f"{RATIO_NOTE} Memory: peak over the run, server process plus workers.")
     return "\n".join(out) + "\n"

@@ -66,7 +66,7 @@ def run_once(
         record["url"] = url
         record["server"] = server_info(url)
         sampler = ProcessSampler(root).start() if root is not None else None
-        ctx = Context(url=url, params=params, run_index=run_index)
+        ctx = Context(url=url, params=params, run_index=run_index, server_pid=root)
         try:
             for workload, measured in workloads:
                 assert workload.run is not None

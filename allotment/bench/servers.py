@@ -188,6 +188,13 @@ def upstream_server(
         env = {**os.environ, "OS_PLACEMENT_CONFIG_DIR": str(work)}
         subprocess.run([str(venv / "bin" / "placement-manage"), "--config-file", str(work / "placement.conf"),
                         "db", "sync"], check=True, env=env, capture_output=True)
+        # Each upstream worker, as it boots, inserts the standard traits and resource classes that
+        # `db sync` leaves out. Two workers doing that at once on a fresh SQLite file collide: one gets
+        # "database is locked", fails to boot, and gunicorn halts ("Worker failed to boot", exit 3),
+        # often just after the other worker has answered the readiness check. Loading the application
+        # once here, in one process, does those inserts first; the workers then only read.
+        subprocess.run([str(venv / "bin" / "python"), "-c", "import placement.wsgi.api"], check=True, env=env,
+                       capture_output=True, cwd=work)
         port = free_port()
         log = work / "server.log"
         with log.open("wb") as logf:

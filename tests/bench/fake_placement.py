@@ -21,6 +21,7 @@ class FakePlacement:
         self.providers: dict[str, dict[str, Any]] = {}
         self.fail_every = fail_every  # every n-th traits PUT answers 500
         self.trait_puts = 0
+        self.custom_traits: set[str] = set()
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         with self.lock:
@@ -29,8 +30,14 @@ class FakePlacement:
             if method == "POST" and path == "/resource_providers":
                 if body["uuid"] in self.providers:
                     return 409, {"errors": [{"status": 409, "detail": "duplicate"}]}
-                self.providers[body["uuid"]] = {"generation": 0, "inventories": {}, "aggregates": [], "traits": []}
+                self.providers[body["uuid"]] = {"generation": 0, "inventories": {}, "aggregates": [], "traits": [],
+                                                "parent": body.get("parent_provider_uuid")}
                 return 200, {"uuid": body["uuid"], "name": body["name"], "generation": 0}
+            m = re.fullmatch(r"/traits/(CUSTOM_[A-Z0-9_]+)", path)
+            if method == "PUT" and m:
+                created = m[1] not in self.custom_traits
+                self.custom_traits.add(m[1])
+                return (201 if created else 204), None
             m = re.fullmatch(r"/resource_providers/([0-9a-f-]+)", path)
             if method == "GET" and m:
                 if m[1] not in self.providers:
@@ -74,9 +81,10 @@ def fake_placement(fail_every: int = 0) -> Iterator[tuple[str, FakePlacement]]:
             length = int(self.headers.get("content-length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             status, payload = state.handle(self.command, self.path, body)
-            data = json.dumps(payload).encode()
+            data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            if data:
+                self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

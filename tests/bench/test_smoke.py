@@ -71,6 +71,53 @@ def test_ac_smoke_against_allotment(tmp_path: Path) -> None:
     assert summary["ac"]["limit10.candidates"] == 10
 
 
+def test_claim_and_race_smoke_against_allotment(tmp_path: Path) -> None:
+    # 4 writers x 25 attempts against the race providers' 70 claims: they fill up and contention is real.
+    doc = _run(tmp_path, "--workload", "claim,race", "--claims", "10", "--race-writers", "4", "--race-claims", "25",
+               "--targets", "allotment")
+    assert doc["workloads"] == ["claim", "race"] and doc["setup_workloads"] == ["load"]
+    summary = doc["targets"]["allotment"]["summary"]
+    assert summary["claim"]["non_2xx"] == 0, _errors(doc, "allotment")
+    assert summary["claim"]["claims_ok"] == 10
+    assert summary["claim"]["p95_ms"] >= summary["claim"]["p50_ms"] > 0 and summary["claim"]["claims_per_s"] > 0
+    race = summary["race"]
+    assert race["server_5xx"] == 0 and race["other_failures"] == 0, _errors(doc, "allotment")
+    assert race["successes"] == 70 == race["consumers_found"]
+    assert race["free_claims_left"] == 0
+    assert race["successes"] + race["conflicts_409"] + race["no_candidates"] == 100
+    assert race["overcommitted_providers"] == 0 and race["usage_mismatches"] == 0
+
+
+def test_nested_smoke_against_allotment(tmp_path: Path) -> None:
+    from allotment.bench.workloads import nested
+
+    doc = _run(tmp_path, "--workload", "nested", "--trees", "3", "--requests", "2", "--targets", "allotment")
+    assert doc["params"]["trees"] == 3
+    run = doc["targets"]["allotment"]["runs"][0]["workloads"]["nested"]
+    figures = run["figures"]
+    assert figures["non_2xx"] == 0, _errors(doc, "allotment")
+    assert figures["setup_failed_providers"] == 0
+    assert {q: figures[f"{q}.candidates"] for q in nested.QUERIES} == {q: nested.expected(q, 3)
+                                                                       for q in nested.QUERIES}
+    assert figures["unexpected_counts"] == 0
+    assert set(run["details"]["digests"]) == {q for q, (query, _) in nested.QUERIES.items() if "limit=" not in query}
+
+
+def test_explode_smoke_against_allotment(tmp_path: Path) -> None:
+    doc = _run(tmp_path, "--workload", "explode", "--explode-requests", "1", "--explode-max-groups", "4",
+               "--targets", "allotment")
+    figures = doc["targets"]["allotment"]["summary"]["explode"]
+    assert figures["non_2xx"] == 0, _errors(doc, "allotment")
+    assert figures["vgpu4.candidates"] == 1680
+    assert figures["vgpu4_limit10.candidates"] == 10
+    assert figures["numa_vgpu4.candidates"] == 4 * 1680
+    assert figures["limit_violations"] == 0 and figures["unexpected_counts"] == 0
+    assert figures["vgpu4.peak_rss_mb"] > 0 and figures["vgpu4.time_s"] > 0
+    assert "vgpu8.candidates" not in figures or figures["vgpu8.candidates"] is None  # left out at this scale
+    digests = doc["targets"]["allotment"]["runs"][0]["workloads"]["explode"]["details"]["digests"]
+    assert set(digests) == {"vgpu4", "numa_vgpu4"}
+
+
 def _upstream_ready() -> bool:
     venv = Path(os.environ.get("ALLOTMENT_UPSTREAM_VENV", repo_root() / ".cache" / "upstream"))
     return (venv / ".allotment-requirements").exists()

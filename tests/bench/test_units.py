@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from allotment.bench.http import Client, Recorder, server_info
 from allotment.bench.results import (
     SCHEMA,
     build_document,
+    compare_answers,
     compute_ratios,
     load_document,
     markdown_table,
@@ -25,7 +27,8 @@ from allotment.bench.results import (
     summarize_runs,
 )
 from allotment.bench.stats import median, percentile, ratio, summarize_latencies
-from allotment.bench.workloads import REGISTRY, Context, Params, ac, load, resolve
+from allotment.bench.workloads import REGISTRY, Context, Params, ac, claim, explode, load, nested, resolve
+from allotment.bench.workloads.trees import ProviderSpec, build_trees
 from tests.bench.fake_placement import fake_placement
 
 # --- statistics -----------------------------------------------------------------------------------------------
@@ -70,8 +73,9 @@ def test_ratio_is_above_one_when_allotment_is_better() -> None:
 
 
 def test_registry_marks_unwritten_workloads_as_todo() -> None:
-    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc"}
-    for name in ("claim", "race", "nested", "explode", "schedule"):
+    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "race", "nested",
+                                                            "explode"}
+    for name in ("schedule",):
         assert not REGISTRY[name].ready
         with pytest.raises(ValueError, match="not implemented"):
             resolve([name])
@@ -83,6 +87,9 @@ def test_resolve_runs_prerequisites_first_as_setup() -> None:
     assert [(w.name, m) for w, m in resolve(["ac"])] == [("load", False), ("ac", True)]
     assert [(w.name, m) for w, m in resolve(["ac", "load"])] == [("load", True), ("ac", True)]
     assert [(w.name, m) for w, m in resolve(["ac", "ac-conc"])] == [("load", False), ("ac", True), ("ac-conc", True)]
+    # claim draws on the load providers; race, nested and explode make their own.
+    assert [(w.name, m) for w, m in resolve(["claim", "race"])] == [("load", False), ("claim", True), ("race", True)]
+    assert [(w.name, m) for w, m in resolve(["nested", "explode"])] == [("nested", True), ("explode", True)]
 
 
 def test_load_plan_is_deterministic_and_shaped_like_placeload() -> None:
@@ -240,11 +247,13 @@ def test_document_shape_and_round_trip(tmp_path) -> None:
     assert doc["created"] == "2026-01-02T03:04:05+00:00"
     assert doc["workloads"] == ["load"] and doc["setup_workloads"] == []
     assert doc["params"] == {"providers": 100, "concurrency": 10, "seed": 1, "requests": 20, "conc_requests": 500,
+                             "claims": 200, "race_writers": 10, "race_claims": 50, "trees": 100,
+                             "explode_requests": 3, "explode_max_groups": 8, "timeout": 120.0,
                              "backend": "sqlite", "workers": 2, "repeat": 3}
     assert {"cores", "python", "platform", "cpu_model", "memory_mb"} <= set(doc["machine"])
     assert doc["versions"]["upstream"] == "openstack-placement==16.0.0"
     assert doc["figures"]["load"]["wall_s"] == {"key": "wall_s", "unit": "s", "better": "lower", "agg": "median",
-                                                "label": "wall time"}
+                                                "label": "wall time", "show": False}
     for name in ("allotment", "upstream"):
         t = doc["targets"][name]
         assert t["source"] == "started" and t["runs_ok"] == 3 and len(t["runs"]) == 3
@@ -331,7 +340,7 @@ def test_cli_rejects_unknown_targets_and_todo_workloads() -> None:
     from allotment.bench.cli import bench
 
     assert CliRunner().invoke(bench, ["run", "--targets", "nova"]).exit_code == 2
-    assert CliRunner().invoke(bench, ["run", "-w", "race"]).exit_code == 2
+    assert CliRunner().invoke(bench, ["run", "-w", "schedule"]).exit_code == 2
     assert CliRunner().invoke(bench, ["run", "--targets", "allotment", "--url-upstream", "http://x"]).exit_code == 2
 
 
@@ -372,3 +381,199 @@ def test_a_run_whose_server_died_is_run_once_more(monkeypatch) -> None:
     first, second = runs["upstream"]
     assert first["error"] is None and first["failed_attempts"][0]["server_exit"] == 3
     assert "failed_attempts" not in second
+
+
+# --- claim and race ----------------------------------------------------------------------------------------------
+
+
+def test_claim_body_is_the_allocation_request_plus_the_consumer() -> None:
+    areq = {"allocations": {"rp1": {"resources": {"VCPU": 1, "DISK_GB": 10}}, "rp2": {"resources": {"VGPU": 1}}},
+            "mappings": {"": ["rp1"], "_G": ["rp2"]}}
+    body = claim.claim_body(areq, "proj", "user")
+    assert body == {"allocations": {"rp1": {"resources": {"VCPU": 1, "DISK_GB": 10}}, "rp2": {"resources": {"VGPU": 1}}},
+                    "project_id": "proj", "user_id": "user", "consumer_generation": None, "consumer_type": "INSTANCE"}
+    body["allocations"]["rp1"]["resources"]["VCPU"] = 5
+    assert areq["allocations"]["rp1"]["resources"]["VCPU"] == 1  # a copy, not the request itself
+
+
+def test_race_providers_are_few_small_seeded_and_in_their_own_aggregate() -> None:
+    a = claim.race_providers(seed=3)
+    assert a == claim.race_providers(seed=3)
+    assert [p.uuid for p in claim.race_providers(seed=3, run_index=1)] != [p.uuid for p in a]
+    assert len(a) == 5 and all(p.aggregates == (claim.RACE_AGGREGATE,) and p.parent is None for p in a)
+    assert claim.RACE_AGGREGATE not in load.AGGREGATES
+    # 14 claims each (memory binds: (4096 - 512) / 256), 70 in all: far fewer than 10 x 50 attempts.
+    assert claim.claims_that_fit(claim.RACE_INVENTORY, {}) == 14
+    assert claim.RACE_AGGREGATE in claim.RACE_QUERY and "limit=5" in claim.RACE_QUERY
+
+
+def test_claims_that_fit_uses_reserved_and_allocation_ratio() -> None:
+    inv = {"VCPU": {"total": 4, "reserved": 0, "allocation_ratio": 4.0},
+           "MEMORY_MB": {"total": 4096, "reserved": 512, "allocation_ratio": 1.0},
+           "DISK_GB": {"total": 200, "reserved": 0, "allocation_ratio": 1.0}}
+    assert claim.claims_that_fit(inv, {"VCPU": 15, "MEMORY_MB": 0, "DISK_GB": 0}) == 1
+    assert claim.claims_that_fit(inv, {"VCPU": 0, "MEMORY_MB": 3584, "DISK_GB": 0}) == 0
+    assert claim.claims_that_fit({"VCPU": inv["VCPU"]}, {}) == 0  # a class the claim needs is missing
+
+
+def test_audit_finds_overcommit_and_usages_that_do_not_add_up() -> None:
+    inv = {"VCPU": {"total": 4, "reserved": 1, "allocation_ratio": 2.0}, "DISK_GB": {"total": 100}}
+    allocs = {"c1": {"resources": {"VCPU": 4, "DISK_GB": 10}}, "c2": {"resources": {"VCPU": 2}}}
+    ok = claim.audit_provider(inv, {"VCPU": 6, "DISK_GB": 10}, allocs)
+    assert ok.overcommitted == () and ok.usage_matches_allocations and ok.consumers == {"c1", "c2"}
+    over = claim.audit_provider(inv, {"VCPU": 7, "DISK_GB": 10}, {**allocs, "c3": {"resources": {"VCPU": 1}}})
+    assert over.overcommitted == ("VCPU",) and over.usage_matches_allocations  # (4 - 1) * 2 = 6 < 7
+    wrong = claim.audit_provider(inv, {"VCPU": 6, "DISK_GB": 20}, allocs)
+    assert wrong.overcommitted == () and not wrong.usage_matches_allocations
+    assert claim.audit_provider(inv, {"VCPU": 0, "DISK_GB": 0}, {}).usage_matches_allocations
+    assert claim.audit_provider({}, {"VGPU": 1}, {"c": {"resources": {"VGPU": 1}}}).overcommitted == ("VGPU",)
+
+
+# --- nested and explode -------------------------------------------------------------------------------------------
+
+
+def test_nested_trees_follow_upstreams_perf_topology() -> None:
+    trees = nested.plan(12, seed=5)
+    assert trees == nested.plan(12, seed=5)
+    assert trees[0][0].uuid != nested.plan(12, seed=5, run_index=1)[0][0].uuid
+    assert all(len(t) == 7 for t in trees)
+    assert len({p.uuid for t in trees for p in t}) == 7 * 12
+    for tree in trees:
+        root, n0, f00, p00, n1, f10, f11 = tree
+        seen = set()
+        for p in tree:  # parents first
+            assert p.parent is None or p.parent in seen
+            seen.add(p.uuid)
+        assert root.parent is None and n0.parent == n1.parent == root.uuid
+        assert f00.parent == p00.parent == n0.uuid and f10.parent == f11.parent == n1.uuid
+        assert root.inventories == {"DISK_GB": {"total": 20480}}
+        assert n0.inventories["VCPU"] == {"total": 4, "reserved": 2}
+        assert n1.inventories["MEMORY_MB"] == {"total": 2048, "min_unit": 256, "max_unit": 1024}
+        assert "CUSTOM_FOO" in n1.traits and "CUSTOM_FOO" not in n0.traits
+        assert p00.inventories == {"VGPU": {"total": 8}} and f11.inventories == {"FPGA": {"total": 1}}
+    assert [i for i, t in enumerate(trees) if "CUSTOM_BAR" in t[0].traits] == [0, 10]
+    assert nested.bar_trees(12) == 2 and nested.bar_trees(100) == 10 and nested.bar_trees(3) == 1
+
+
+def test_nested_expected_counts() -> None:
+    assert {name: nested.expected(name, 100) for name in nested.QUERIES} == {
+        "perf": 200, "perf_limit5": 5, "numa_vgpu": 100, "two_fpga": 200, "root_forbidden": 90, "spread": 600}
+    assert nested.expected("perf_limit5", 2) == 4
+    # Upstream's perf-job query, verbatim.
+    assert nested.QUERIES["perf"][0] == (
+        "resources=DISK_GB:10&required=COMPUTE_VOLUME_MULTI_ATTACH&resources_COMPUTE=VCPU:1,MEMORY_MB:256"
+        "&required_COMPUTE=CUSTOM_FOO&resources_FPGA=FPGA:1&group_policy=none&same_subtree=_COMPUTE,_FPGA")
+
+
+def test_answer_digest_ignores_order_but_not_mappings_or_amounts() -> None:
+    a = {"allocations": {"r1": {"resources": {"VCPU": 1, "MEMORY_MB": 256}}, "f1": {"resources": {"FPGA": 1}}},
+         "mappings": {"_A": ["f1"], "": ["r1"]}}
+    b = {"allocations": {"r1": {"resources": {"VCPU": 1}}, "f2": {"resources": {"FPGA": 1}}},
+         "mappings": {"_A": ["f2"], "": ["r1"]}}
+    digest = nested.answer_digest({"allocation_requests": [a, b]})
+    b_reordered = {"allocations": dict(reversed(list(b["allocations"].items()))), "mappings": b["mappings"]}
+    assert nested.answer_digest({"allocation_requests": [b_reordered, a]}) == digest
+    swapped = {**a, "mappings": {"_B": ["f1"], "": ["r1"]}}
+    assert nested.answer_digest({"allocation_requests": [swapped, b]}) != digest
+    more = {**b, "allocations": {**b["allocations"], "r1": {"resources": {"VCPU": 2}}}}
+    assert nested.answer_digest({"allocation_requests": [a, more]}) != digest
+    assert nested.answer_digest({"allocation_requests": [a]}) != digest
+
+
+def test_explode_tree_and_expected_counts() -> None:
+    tree = explode.plan(seed=1)
+    assert tree == explode.plan(seed=1)
+    root, *children = tree
+    assert root.parent is None and all(p.parent == root.uuid for p in children)
+    gpus = [p for p in children if "VGPU" in p.inventories]
+    numas = [p for p in children if "VCPU" in p.inventories]
+    assert len(gpus) == 8 and len(numas) == 4
+    assert len({tuple(sorted(p.inventories["VGPU"].items())) for p in gpus}) == 1  # identical
+    assert explode.expected(4) == 8 * 7 * 6 * 5 == 1680
+    assert explode.expected(8) == 40320
+    assert explode.expected(4, numa=True) == 4 * 1680
+    assert explode.expected(8, limit=10) == 10
+    assert explode.vgpu_groups(2) == "resources1=VGPU:1&resources2=VGPU:1&group_policy=isolate"
+    for query, k, numa, limit in explode.VARIANTS.values():
+        assert query.count("=VGPU:1") == k and ("limit=" in query) == (limit is not None)
+        assert ("resources_NUMA" in query) == numa
+    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is None} == {4, 8}
+    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is not None} == {4, 8}
+
+
+def test_build_trees_creates_parents_first_and_retries_failed_steps() -> None:
+    rng = random.Random(0)
+    trees = [nested.nested_tree(rng, i) for i in range(4)]
+    with fake_placement(fail_every=3) as (url, state):
+        setup = build_trees(url, trees, concurrency=3)
+        assert setup.failed == [] and setup.providers == 28
+        assert setup.recorder.statuses["500"] > 0  # some traits PUTs failed and were done again
+        assert state.custom_traits == {"CUSTOM_FOO", "CUSTOM_BAR"}
+        for tree in trees:
+            for spec in tree:
+                rp = state.providers[spec.uuid]
+                assert rp["parent"] == spec.parent
+                assert rp["inventories"] == spec.inventories
+                assert tuple(rp["traits"]) == spec.traits
+        assert setup.details()["providers"] == 28
+
+
+def test_build_trees_reports_what_it_could_not_make() -> None:
+    spec = ProviderSpec("11111111-2222-4333-8444-555555555555", "x", traits=("HW_NUMA_ROOT",))
+    with fake_placement(fail_every=1) as (url, _state):  # every traits PUT fails
+        setup = build_trees(url, [[spec]], concurrency=1)
+    assert setup.failed == [spec.uuid]
+
+
+# --- comparing the two servers' answers --------------------------------------------------------------------------
+
+
+def _answer_run(index: int, counts: dict[str, int | None], digests: dict[str, str]) -> dict:
+    return {"run": index, "error": None, "workloads": {"nested": {
+        "measured": True, "figures": {f"{q}.candidates": n for q, n in counts.items()} | {"perf.p50_ms": 1.0},
+        "details": {"digests": digests}}}}
+
+
+def test_compare_answers_flags_counts_and_digests_that_differ() -> None:
+    runs = {
+        "allotment": [_answer_run(0, {"perf": 200, "spread": 600, "x": 5}, {"perf": "aa", "spread": "bb"}),
+                      _answer_run(1, {"perf": 200, "spread": 600, "x": None}, {"perf": "cc"})],
+        "upstream": [_answer_run(0, {"perf": 200, "spread": 598, "x": None}, {"perf": "aa", "spread": "bd"}),
+                     _answer_run(1, {"perf": 200, "spread": 600, "x": None}, {"perf": "cc"})],
+    }
+    out = compare_answers(runs)
+    assert out["compared"] == 2 + 2 + 2 + 1
+    assert {(m["run"], m["figure"]) for m in out["mismatches"]} == {(0, "spread.candidates"),
+                                                                   (0, "spread answer digest")}
+    assert out["one_sided"] == [{"workload": "nested", "run": 0, "figure": "x.candidates", "allotment": 5,
+                                 "upstream": None}]
+    assert compare_answers({"allotment": runs["allotment"]}) == {"compared": 0, "mismatches": [], "one_sided": []}
+
+
+def test_mismatches_are_loud_in_the_tables() -> None:
+    runs = {"allotment": [_answer_run(0, {"perf": 200}, {})], "upstream": [_answer_run(0, {"perf": 198}, {})]}
+    doc = build_document(runs=runs, targets={"allotment": None, "upstream": None}, workloads=resolve(["nested"]),
+                         params=Params(trees=100), backend="sqlite", workers=2, repeat=1)
+    assert doc["answers"]["mismatches"][0]["figure"] == "perf.candidates"
+    md = markdown_table([doc])
+    assert "- **ANSWERS DIFFER: nested perf.candidates (run 1): allotment 200, upstream 198**" in md
+    assert "N=1000, K=100" in md
+    assert "| nested | perf candidates | 200 | 198 |  |" in md
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    for renderable in rich_tables(doc):
+        console.print(renderable)
+    assert "ANSWERS DIFFER" in console.export_text()
+
+
+def test_figures_marked_show_reach_the_markdown_table() -> None:
+    runs = {"allotment": [{"run": 0, "error": None, "rss": None, "workloads": {"race": {
+        "measured": True, "figures": {"successes": 70, "conflicts_409": 3, "server_5xx": 0,
+                                      "overcommitted_providers": 0, "wall_s": 1.0}, "details": {}}}}]}
+    doc = build_document(runs=runs, targets={"allotment": None}, workloads=resolve(["race"]), params=Params(),
+                         backend="sqlite", workers=2, repeat=1)
+    md = markdown_table([doc])
+    assert "| race | successful claims | 70 | — |  |" in md
+    assert "| race | 409 conflicts | 3 | — |  |" in md
+    assert "| race | overcommitted providers (must be 0) | 0 | — |  |" in md

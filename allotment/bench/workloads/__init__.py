@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, load
+from allotment.bench.workloads import ac, claim, explode, load, nested
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = ["COMMON_FIGURES", "REGISTRY", "Context", "Figure", "Params", "Workload", "WorkloadResult", "resolve"]
@@ -18,10 +18,10 @@ REGISTRY: dict[str, Workload] = {
         load.WORKLOAD,
         ac.WORKLOAD,
         ac.CONCURRENT_WORKLOAD,
-        _todo("claim", "200 sequential claims (candidates limit=5, PUT the first allocation request)"),
-        _todo("race", "10 concurrent writers x 50 claims on few providers; 409s counted, no 5xx, no overcommit"),
-        _todo("nested", "K NUMA/FPGA/VGPU compute trees; granular, same_subtree and root_required queries"),
-        _todo("explode", "one node with 8 GPU children and 4 NUMA nodes; bounded time/memory, limit honoured"),
+        claim.WORKLOAD,
+        claim.RACE_WORKLOAD,
+        nested.WORKLOAD,
+        explode.WORKLOAD,
         _todo("schedule", "select_destinations for 1, 10 and 100 instances over H hosts"),
     )
 }

@@ -25,6 +25,8 @@ class Figure:
     better: Literal["lower", "higher"] | None = None
     agg: Literal["median", "sum"] = "median"
     label: str = ""
+    #: Show in the markdown table even without a direction (counts that must be 0, candidate counts).
+    show: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,15 @@ class Params:
     providers: int = 1000
     concurrency: int = 10
     seed: int = 1
-    requests: int = 20  # sequential requests per `ac` variant
+    requests: int = 20  # sequential requests per `ac` variant (and per `nested` query)
     conc_requests: int = 500  # total requests of `ac-conc`
+    claims: int = 200  # sequential claims of `claim`
+    race_writers: int = 10  # concurrent writers of `race`
+    race_claims: int = 50  # claims per writer of `race`
+    trees: int = 100  # compute trees of `nested`
+    explode_requests: int = 3  # requests per `explode` variant (fewer once one fails)
+    explode_max_groups: int = 8  # `explode` variants with more VGPU groups than this are left out
+    timeout: float = 120.0  # client timeout per request of `claim`, `race`, `nested` and `explode`
 
 
 @dataclass
@@ -46,6 +55,8 @@ class Context:
     params: Params
     run_index: int = 0
     state: dict[str, Any] = field(default_factory=dict)
+    #: The server's root process when the runner started it (for per-query memory); None for a URL.
+    server_pid: int | None = None
 
 
 @dataclass
