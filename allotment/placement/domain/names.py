@@ -28,7 +28,6 @@ __all__ = [
     "create_trait",
     "delete_class",
     "delete_trait",
-    "ensure_trait",
     "get_class",
     "get_trait",
     "list_classes",
@@ -203,8 +202,6 @@ def create_trait(conn: Connection, name: str) -> tuple[NamedRow, bool]:
     new_id = conn.execute(trait_t.insert().values(name=name, created_at=stamp)).inserted_primary_key[0]
     return NamedRow(new_id, name, stamp, None), True
 
-
-ensure_trait = create_trait
 
 
 def delete_trait(conn: Connection, name: str) -> None:

@@ -114,6 +114,15 @@ def _claim(api: httpx.Client, rp: str, resources: dict[str, int]) -> httpx.Respo
     return api.put(f"/allocations/{uuid.uuid4()}", json=body)
 
 
+def _busy_provider(api: httpx.Client) -> tuple[str, str, int]:
+    """A provider with VCPU total 8 of which 6 are allocated: (uuid, inventories url, generation)."""
+    rp = make(api, "rp")
+    url = f"/resource_providers/{rp['uuid']}/inventories"
+    api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}})
+    assert _claim(api, str(rp["uuid"]), {"VCPU": 6}).status_code == 204
+    return str(rp["uuid"]), url, api.get(url).json()["resource_provider_generation"]
+
+
 def test_inventory_shrinking_below_usage_refused_when_configured(store: object) -> None:
     from allotment.placement.api.app import make_app
     from allotment.placement.config import Config
@@ -121,11 +130,7 @@ def test_inventory_shrinking_below_usage_refused_when_configured(store: object) 
 
     app = make_app(Config(refuse_inventory_below_usage=True), store)  # type: ignore[arg-type]
     api = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://p", headers=ADMIN)
-    rp = make(api, "rp")
-    url = f"/resource_providers/{rp['uuid']}/inventories"
-    api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}})
-    assert _claim(api, str(rp["uuid"]), {"VCPU": 6}).status_code == 204
-    gen = api.get(url).json()["resource_provider_generation"]
+    rp, url, gen = _busy_provider(api)
     shrink = api.put(url, json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 4}}})
     assert shrink.status_code == 409
     assert shrink.json()["errors"][0]["code"] == "placement.inventory.inuse"
@@ -138,11 +143,7 @@ def test_inventory_shrinking_below_usage_refused_when_configured(store: object) 
 
 
 def test_by_default_inventory_may_shrink_below_usage_as_upstream(api: httpx.Client) -> None:
-    rp = make(api, "rp")
-    url = f"/resource_providers/{rp['uuid']}/inventories"
-    api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}})
-    assert _claim(api, str(rp["uuid"]), {"VCPU": 6}).status_code == 204
-    gen = api.get(url).json()["resource_provider_generation"]
+    rp, url, gen = _busy_provider(api)
     shrink = api.put(url, json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 4}}})
     assert shrink.status_code == 200
-    assert _claim(api, str(rp["uuid"]), {"VCPU": 1}).status_code == 409
+    assert _claim(api, rp, {"VCPU": 1}).status_code == 409
