@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import subprocess
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from typing import Any
 from allotment.bench.databases import fresh_database
 from allotment.bench.http import server_info
 from allotment.bench.procstat import ProcessSampler, cpu_delta, cpu_seconds, descendants
-from allotment.bench.servers import RunningServer, allotment_server, upstream_server
+from allotment.bench.servers import RunningServer, allotment_server, repo_root, upstream_server
 from allotment.bench.workloads import Context, Params, Workload
 
-__all__ = ["SERVERS", "Target", "run_benchmark", "run_once"]
+__all__ = ["SERVERS", "Target", "git_revision", "run_benchmark", "run_once"]
 
 SERVERS = {"allotment": allotment_server, "upstream": upstream_server}
 LOG_TAIL = 6000
@@ -28,6 +29,23 @@ class Target:
 
     name: str
     url: str | None = None
+
+
+def git_revision() -> str | None:
+    """The commit allotment's code is at, with ``-dirty`` when its files (not the benchmark's) differ from it.
+
+    Other work may land while a long benchmark runs, and each run starts its server
+    from the working tree, so every allotment run records the code it measured.
+    """
+    root = repo_root()
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "allotment", ":!allotment/bench"],
+                               capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("-dirty" if dirty else "")
 
 
 def _self_cpu() -> float:
@@ -51,6 +69,8 @@ def run_once(
     # The load average tells a reader how busy the machine was when the run began.
     record: dict[str, Any] = {"run": run_index, "workloads": {}, "rss": None, "error": None,
                               "loadavg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    if target.name == "allotment" and not target.url:
+        record["git"] = git_revision()
     server: RunningServer | None = None
     with contextlib.ExitStack() as stack:
         try:

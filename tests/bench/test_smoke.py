@@ -50,6 +50,7 @@ def test_load_smoke_against_allotment(tmp_path: Path) -> None:
     rss = doc["targets"]["allotment"]["summary"]["rss"]
     assert rss["peak_rss_total_mb"] > 0
     assert doc["targets"]["allotment"]["runs"][0]["rss"]["processes"] >= 3  # arbiter + 2 workers
+    assert "git" in doc["targets"]["allotment"]["runs"][0]
 
     table = CliRunner().invoke(bench, ["table", *map(str, (tmp_path / "results").glob("*.json"))])
     assert table.exit_code == 0, table.output

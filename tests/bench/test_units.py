@@ -577,3 +577,12 @@ def test_figures_marked_show_reach_the_markdown_table() -> None:
     assert "| race | successful claims | 70 | — |  |" in md
     assert "| race | 409 conflicts | 3 | — |  |" in md
     assert "| race | overcommitted providers (must be 0) | 0 | — |  |" in md
+
+
+def test_allotment_runs_record_the_code_they_measured() -> None:
+    import re
+
+    from allotment.bench.runner import git_revision
+
+    rev = git_revision()
+    assert rev is None or re.fullmatch(r"[0-9a-f]{12}(-dirty)?", rev)
