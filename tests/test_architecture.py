@@ -35,3 +35,12 @@ def test_the_check_sees_placement_modules() -> None:
     files = list((PACKAGE / "placement").rglob("*.py"))
     assert len(files) > 20
     assert any("allotment.placement.domain" in _imports(p) for p in files)
+
+
+def test_scheduler_reaches_placement_only_through_the_client() -> None:
+    offenders = []
+    for path in sorted((PACKAGE / "scheduler").rglob("*.py")):
+        for name in _imports(path):
+            if name.startswith("allotment.placement"):
+                offenders.append(f"{path.relative_to(PACKAGE)} imports {name}")
+    assert offenders == []

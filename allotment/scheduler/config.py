@@ -1,0 +1,101 @@
+"""Scheduler configuration: the ``[scheduler]`` and ``[scheduler.weights]`` tables of the TOML file.
+
+Example (every key optional)::
+
+    [scheduler]
+    placement_url = "http://127.0.0.1:8778"    # or placement_db = "sqlite:///./allotment.sqlite" (direct)
+    enabled_filters = ["ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter",
+                       "ServerGroupAntiAffinityFilter", "ServerGroupAffinityFilter"]
+    max_attempts = 3
+
+    [scheduler.weights]
+    ram_weight_multiplier = 1.0
+    io_ops_weight_multiplier = -1.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["DEFAULT_FILTERS", "DEFAULT_WEIGHERS", "DEFAULT_WEIGHTS", "SchedulerConfig", "load_scheduler_config"]
+
+DEFAULT_FILTERS = [
+    "ComputeFilter",
+    "ComputeCapabilitiesFilter",
+    "ImagePropertiesFilter",
+    "ServerGroupAntiAffinityFilter",
+    "ServerGroupAffinityFilter",
+]
+DEFAULT_WEIGHERS = [
+    "RAMWeigher",
+    "CPUWeigher",
+    "DiskWeigher",
+    "IoOpsWeigher",
+    "NumInstancesWeigher",
+    "ServerGroupSoftAffinityWeigher",
+    "ServerGroupSoftAntiAffinityWeigher",
+    "BuildFailureWeigher",
+]
+DEFAULT_WEIGHTS = {
+    "ram_weight_multiplier": 1.0,
+    "cpu_weight_multiplier": 1.0,
+    "disk_weight_multiplier": 1.0,
+    "io_ops_weight_multiplier": -1.0,
+    "num_instances_weight_multiplier": 0.0,
+    "soft_affinity_weight_multiplier": 1.0,
+    "soft_anti_affinity_weight_multiplier": 1.0,
+    "build_failure_weight_multiplier": 1000000.0,
+}
+
+
+@dataclass
+class SchedulerConfig:
+    # Where placement is: an HTTP endpoint, or a database URL for the direct client.
+    placement_url: str | None = None
+    placement_db: str | None = None
+    # The scheduler's own registry database (hosts, aggregates, groups, instances).
+    db_url: str = "sqlite:///./allotment.sqlite"
+
+    enabled_filters: list[str] = field(default_factory=lambda: list(DEFAULT_FILTERS))
+    enabled_weighers: list[str] = field(default_factory=lambda: list(DEFAULT_WEIGHERS))
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    host_subset_size: int = 1
+    shuffle_best_same_weighed_hosts: bool = False
+    max_attempts: int = 3  # selected host + (max_attempts - 1) alternates per instance
+    max_placement_results: int = 1000
+    service_down_time: int = 60  # seconds without a heartbeat before a host counts as down
+
+    # Filters' options.
+    max_io_ops_per_host: int = 8
+    max_instances_per_host: int = 50
+    isolated_images: list[str] = field(default_factory=list)
+    isolated_hosts: list[str] = field(default_factory=list)
+    restrict_isolated_hosts_to_isolated_images: bool = True
+    image_properties_default_architecture: str | None = None
+
+    # Request filters' gates.
+    limit_tenants_to_placement_aggregate: bool = False
+    placement_aggregate_required_for_tenants: bool = False
+    query_placement_for_image_type_support: bool = False
+    enable_isolated_aggregate_filtering: bool = False
+    image_metadata_prefilter: bool = False
+
+
+def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> SchedulerConfig:
+    """Read ``[scheduler]`` from a TOML file; keyword overrides win. Unknown keys are an error."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        with open(path, "rb") as f:
+            data = dict(tomllib.load(f).get("scheduler", {}))
+    weights = dict(DEFAULT_WEIGHTS)
+    weights.update({k: float(v) for k, v in data.pop("weights", {}).items()})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in fields(SchedulerConfig)} - {"weights"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown [scheduler] option(s): {', '.join(unknown)}")
+    return SchedulerConfig(weights=weights, **data)
