@@ -129,6 +129,7 @@ def test_load_and_ac_against_fake_placement() -> None:
         assert res.figures["non_2xx"] == 0
         assert res.figures["filtered.candidates"] == 30
         assert res.figures["limit10.candidates"] == 10
+        assert res.figures["limit1000.candidates"] == 30  # the limit above what exists
         assert res.figures["resources.candidates"] == 30
         assert res.figures["filtered.p95_ms"] >= res.figures["filtered.p50_ms"] > 0
         assert res.details["expected_candidates"] == 30

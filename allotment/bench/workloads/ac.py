@@ -6,6 +6,7 @@ another, and reports p50/p95 latency and the number of candidates returned:
 - ``filtered``: resources + ``member_of`` the first placeload aggregate +
   ``required=HW_CPU_X86_AVX2`` (the perf job's query; every loaded provider matches);
 - ``limit10``: the same with ``&limit=10``;
+- ``limit1000``: the same with ``&limit=1000`` (the scale figure at 100,000 providers);
 - ``resources``: resources only.
 
 ``ac-conc`` sends the ``filtered`` query from ``concurrency`` clients at once,
@@ -31,6 +32,7 @@ FILTERED = f"{RESOURCES}&member_of={AGGREGATES[0]}&required=HW_CPU_X86_AVX2"
 VARIANTS = {
     "filtered": FILTERED,
     "limit10": f"{FILTERED}&limit=10",
+    "limit1000": f"{FILTERED}&limit=1000",
     "resources": RESOURCES,
 }
 
