@@ -76,6 +76,7 @@ class SchedulerConfig:
     isolated_hosts: list[str] = field(default_factory=list)
     restrict_isolated_hosts_to_isolated_images: bool = True
     image_properties_default_architecture: str | None = None
+    default_availability_zone: str = "nova"  # the zone of hosts in no aggregate with an availability_zone
 
     # Request filters' gates.
     limit_tenants_to_placement_aggregate: bool = False
