@@ -1,0 +1,131 @@
+"""Combining the weighers into one weight per host, and picking the host to try first."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from allotment.scheduler.config import SchedulerConfig
+from allotment.scheduler.host_state import HostState
+from allotment.scheduler.plugins import HostWeigher
+from allotment.scheduler.spec import RequestSpec
+
+__all__ = ["pick", "weigh_hosts"]
+
+_RNG = random.Random()
+
+
+def weigh_hosts(weighers: Sequence[HostWeigher], hosts: Sequence[HostState], spec: RequestSpec) -> list[HostState]:
+    """Set ``host.weight`` and return the hosts sorted by it, highest first (ties keep their input order).
+
+    For each weigher the raw values over all hosts are clamped to the class's minval/maxval,
+    scaled to [0, 1] between the smallest and largest value (or minval/maxval when set;
+    all equal gives 0), multiplied by the host's multiplier and added up.
+    """
+    ordered = list(hosts)
+    totals = [0.0] * len(ordered)
+    # With one host there is nothing to rank; skipping the weighers keeps its weight at 0.
+    if len(ordered) > 1:
+        groups = _by_aggregates(ordered)
+        for weigher in weighers:
+            _add_weigher(weigher, ordered, spec, groups, totals)
+    for host, total in zip(ordered, totals):
+        host.weight = total
+    # sorted() is stable with reverse=True too: equal weights keep placement's order.
+    return sorted(ordered, key=_weight_of, reverse=True)
+
+
+def pick(hosts: Sequence[HostState], config: SchedulerConfig, rng: random.Random | None = None) -> list[HostState]:
+    """Reorder weighed hosts (highest first) so the one to try first is at the front.
+
+    ``shuffle_best_same_weighed_hosts`` shuffles the hosts tied for the best weight, so
+    concurrent schedulers spread over them instead of racing for the same one. Then one
+    host, chosen at random among the first ``host_subset_size``, moves to the front; the
+    rest keep their order for alternates.
+    """
+    ordered = list(hosts)
+    if not ordered:
+        return ordered
+    rng = rng if rng is not None else _RNG
+    if config.shuffle_best_same_weighed_hosts:
+        best = ordered[0].weight
+        tied = 1
+        while tied < len(ordered) and ordered[tied].weight == best:
+            tied += 1
+        head = ordered[:tied]
+        rng.shuffle(head)
+        ordered[:tied] = head
+    subset = min(max(1, config.host_subset_size), len(ordered))
+    if subset > 1:
+        chosen = ordered.pop(rng.randrange(subset))
+        ordered.insert(0, chosen)
+    return ordered
+
+
+def _add_weigher(
+    weigher: HostWeigher,
+    hosts: list[HostState],
+    spec: RequestSpec,
+    groups: list[tuple[HostState, list[int]]],
+    totals: list[float],
+) -> None:
+    values = _raw_values(weigher, hosts, spec)
+    floor, ceiling = weigher.minval, weigher.maxval
+    if floor is not None:
+        values = [max(floor, v) for v in values]
+    if ceiling is not None:
+        values = [min(ceiling, v) for v in values]
+    low = float(floor if floor is not None else min(values))
+    high = float(ceiling if ceiling is not None else max(values))
+    if low == high:
+        return  # every host normalises to 0: the multiplier cannot matter
+    span = high - low
+    normalised = [(v - low) / span for v in values]
+    if _multiplier_from_aggregates_only(weigher):
+        # Hosts in the same aggregates share a multiplier: ask once per group.
+        for representative, members in groups:
+            multiplier = weigher.weight_multiplier(representative)
+            if multiplier:
+                for i in members:
+                    totals[i] += multiplier * normalised[i]
+    else:
+        for i, host in enumerate(hosts):
+            multiplier = weigher.weight_multiplier(host)
+            if multiplier:
+                totals[i] += multiplier * normalised[i]
+
+
+def _raw_values(weigher: HostWeigher, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+    # A weigher may offer raw_weights(hosts, spec), the same values in one call: over thousands
+    # of hosts a call per host is most of the cost.
+    batch = getattr(weigher, "raw_weights", None)
+    if batch is not None:
+        return list(batch(hosts, spec))
+    raw = weigher.raw_weight
+    return [raw(h, spec) for h in hosts]
+
+
+def _by_aggregates(hosts: list[HostState]) -> list[tuple[HostState, list[int]]]:
+    """Host positions grouped by the set of aggregates the host is in, each group with one of its hosts."""
+    groups: dict[tuple[str, ...], tuple[HostState, list[int]]] = {}
+    for i, host in enumerate(hosts):
+        key = tuple(a.uuid for a in host.aggregates) if host.aggregates else ()
+        group = groups.get(key)
+        if group is None:
+            groups[key] = (host, [i])
+        else:
+            group[1].append(i)
+    return list(groups.values())
+
+
+def _multiplier_from_aggregates_only(weigher: HostWeigher) -> bool:
+    # The base class reads config plus aggregate metadata only; a subclass that overrides
+    # weight_multiplier may look at anything, unless it declares otherwise.
+    cls = type(weigher)
+    return cls.weight_multiplier is HostWeigher.weight_multiplier or bool(
+        getattr(cls, "multiplier_from_aggregates_only", False)
+    )
+
+
+def _weight_of(host: HostState) -> float:
+    return host.weight
