@@ -74,6 +74,7 @@ def to_placement_query(
       ``different_host`` hint, a server group or a target host: their filters need to see
       every candidate.
 
+    ``spec`` is expected to be valid (``RequestSpec.validate``); it is not modified.
     Raises ``PlacementQueryError`` when the spec cannot make a valid query (nothing to
     allocate, conflicting traits, constraints on an unsuffixed group without resources,
     ...), ``NoSuchHost`` when ``host_to_root`` does not know the target host.

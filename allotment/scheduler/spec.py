@@ -2,8 +2,8 @@
 
 Field names follow Nova's RequestSpec where one exists so that operators recognise them.
 ``RequestSpec.from_flavor`` builds one from a flavor, an image and scheduler hints;
-``to_dict``/``from_dict`` (and ``to_json``/``from_json``) carry it over the wire, and every
-way in runs ``validate``, so a spec that exists is one the placement query can be built from.
+``to_dict``/``from_dict`` (and ``to_json``/``from_json``) carry it over the wire. Both ways
+in run ``validate``; a spec built field by field should be validated before it is used.
 """
 
 from __future__ import annotations
