@@ -55,12 +55,15 @@ class ServerGroupAntiAffinityFilter(HostFilter):
     """Policy ``anti-affinity``: fewer than ``max_server_per_host`` (default 1) members already on the host."""
 
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
+        return bool(self.filter_all([host], spec))
+
+    def filter_all(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
         group = spec.instance_group
         if group is None or group.policy != "anti-affinity":
-            return True
-        # The instance being moved counts itself on its source host; that host stays eligible.
-        if spec.instance_uuid is not None and spec.instance_uuid in host.instances:
-            return True
+            return list(hosts)
         limit = int(group.rules.get("max_server_per_host", 1))
-        on_host = sum(1 for uuid in group.members if uuid in host.instances)
-        return on_host < limit
+        members = set(group.members)
+        moving = spec.instance_uuid
+        # The instance being moved counts itself on its source host; that host stays eligible.
+        return [h for h in hosts if (moving is not None and moving in h.instances)
+                or len(h.instances.keys() & members) < limit]

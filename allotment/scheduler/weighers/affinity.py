@@ -24,12 +24,8 @@ def _members_on_hosts(hosts: list[HostState], spec: RequestSpec, policy: str) ->
     if group is None or group.policy != policy or not group.members:
         return [0] * len(hosts)
     members = set(group.members)
-    # Walk whichever side is smaller: a few members vs busy hosts, or a huge group vs small hosts.
-    return [
-        sum(1 for uuid in members if uuid in h.instances) if len(members) <= len(h.instances)
-        else sum(1 for uuid in h.instances if uuid in members)
-        for h in hosts
-    ]
+    # A keys view & a set walks the smaller side in C: cheap for few members or for huge groups.
+    return [len(h.instances.keys() & members) for h in hosts]
 
 
 class ServerGroupSoftAffinityWeigher(HostWeigher):
