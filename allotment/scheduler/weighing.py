@@ -106,10 +106,13 @@ def _raw_values(weigher: HostWeigher, hosts: list[HostState], spec: RequestSpec)
 
 
 def _by_aggregates(hosts: list[HostState]) -> list[tuple[HostState, list[int]]]:
-    """Host positions grouped by the set of aggregates the host is in, each group with one of its hosts."""
+    """Host positions grouped by the set of aggregates the host is in, each group with one of its hosts.
+
+    Keyed by aggregate uuids: within one request an aggregate has one set of metadata.
+    """
     groups: dict[tuple[str, ...], tuple[HostState, list[int]]] = {}
     for i, host in enumerate(hosts):
-        key = tuple(a.uuid for a in host.aggregates) if host.aggregates else ()
+        key = tuple([a.uuid for a in host.aggregates]) if host.aggregates else ()
         group = groups.get(key)
         if group is None:
             groups[key] = (host, [i])
