@@ -1,0 +1,1 @@
+"""Stand-in for the upstream placement package: see osc_shim/README."""
