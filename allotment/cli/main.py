@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from allotment import __version__
+from allotment.cli.session import DEFAULT_URL, Session, report_failures, version_tuple
+from allotment.client import DEFAULT_MICROVERSION
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Cli(click.Group):
+    """The top-level group: placement errors and unreachable servers become ``error: ...``, exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return report_failures(lambda: super(_Cli, self).invoke(ctx), lambda: ctx.find_object(Session))
+
+
+def _check_microversion(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    try:
+        version_tuple(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    return value
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allotment")
-def cli() -> None:
+@click.option("--url", envvar="ALLOTMENT_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
+              help="Placement API endpoint (env ALLOTMENT_URL).")
+@click.option("--db", "db", envvar="ALLOTMENT_DB", default=None, metavar="URL",
+              help="Run placement in-process on this database instead of calling --url (env ALLOTMENT_DB).")
+@click.option("--microversion", envvar="OS_PLACEMENT_API_VERSION", default=DEFAULT_MICROVERSION, show_default=True,
+              callback=_check_microversion, help="Placement API microversion (env OS_PLACEMENT_API_VERSION).")
+@click.option("--token", default="admin", show_default=True, help="Sent as X-Auth-Token (noauth2: user[:project]).")
+@click.pass_context
+def cli(ctx: click.Context, url: str, db: str | None, microversion: str, token: str) -> None:
     """allotment: placement and scheduling for clouds and clusters."""
+    session = Session(url=url, db=db, microversion=microversion, token=token)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
 
 
 def _register() -> None:
-    from allotment.cli import serve
+    from allotment.cli import (
+        aggregates,
+        allocations,
+        candidates,
+        classes,
+        inventories,
+        providers,
+        serve,
+        traits,
+        usages,
+    )
 
     cli.add_command(serve.serve)
     cli.add_command(serve.db)
+    for group in (providers.provider, inventories.inventory, traits.trait, aggregates.aggregate,
+                  allocations.allocation, candidates.candidate, usages.usage, classes.resource_class):
+        cli.add_command(group)
     try:
         from allotment.bench.cli import bench
     except ImportError:  # the bench tool is optional at import time
