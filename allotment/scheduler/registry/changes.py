@@ -1,0 +1,43 @@
+"""The change counter and log every registry write (except heartbeats) goes through.
+
+``bump`` runs last in a write transaction: it increments ``sched_state.generation``
+(holding that row's lock until commit, so generations commit in order and a reader
+never sees generation n+1 without n) and logs what the write touched under the new
+generation. Readers compare one number per call and reload only what was named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from allotment.scheduler.registry.tables import changes, state
+
+__all__ = ["KEEP_GENERATIONS", "bump", "current"]
+
+KEEP_GENERATIONS = 20_000  # log entries kept; a reader further behind reloads everything
+PRUNE_EVERY = 1_000
+
+
+def current(conn: Connection) -> int:
+    return int(conn.execute(sa.select(state.c.generation).where(state.c.id == 1)).scalar_one())
+
+
+def bump(conn: Connection, *, hosts: Iterable[int] = (), aggregates: Iterable[int] = (),
+         everything: bool = False) -> int:
+    """Advance the generation and log the touched hosts and aggregates; the new generation."""
+    conn.execute(state.update().where(state.c.id == 1).values(generation=state.c.generation + 1))
+    gen = current(conn)
+    if everything:
+        rows = [{"generation": gen, "kind": "*", "ref": None}]
+    else:
+        rows = [{"generation": gen, "kind": "h", "ref": h} for h in sorted(set(hosts))]
+        rows += [{"generation": gen, "kind": "a", "ref": a} for a in sorted(set(aggregates))]
+        if not rows:  # every generation has an entry, so a reader can tell when entries were pruned
+            rows = [{"generation": gen, "kind": "-", "ref": None}]
+    conn.execute(changes.insert(), rows)
+    if gen % PRUNE_EVERY == 0:
+        conn.execute(changes.delete().where(changes.c.generation <= gen - KEEP_GENERATIONS))
+    return gen
