@@ -116,7 +116,7 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
             ) from None
         return int(new_id), 0
     if req.check_generation and existing.generation != req.generation:
-        raise _generation_conflict(existing.generation, "null" if req.generation is None else req.generation)
+        raise _generation_conflict(existing.generation, req.generation)
     updates: dict[str, object] = {}
     if existing.project_id != project_id or existing.user_id != user_id:
         updates.update(project_id=project_id, user_id=user_id)

@@ -147,3 +147,21 @@ def test_by_default_inventory_may_shrink_below_usage_as_upstream(api: httpx.Clie
     shrink = api.put(url, json={"resource_provider_generation": gen, "inventories": {"VCPU": {"total": 4}}})
     assert shrink.status_code == 200
     assert _claim(api, rp, {"VCPU": 1}).status_code == 409
+
+
+def test_consumer_generation_conflict_message_matches_upstream(api: httpx.Client) -> None:
+    # Clients log this text; upstream prints Python's None for a missing generation.
+    rp = make(api, "rp")
+    api.put(
+        f"/resource_providers/{rp['uuid']}/inventories",
+        json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 4}}},
+    )
+    consumer = str(uuid.uuid4())
+    body = {"allocations": {rp["uuid"]: {"resources": {"VCPU": 1}}}, "project_id": "p", "user_id": "u",
+            "consumer_generation": None, "consumer_type": "INSTANCE"}
+    assert api.put(f"/allocations/{consumer}", json=body).status_code == 204
+    again = api.put(f"/allocations/{consumer}", json=body)
+    assert again.status_code == 409
+    assert "consumer generation conflict - expected 1 but got None" in again.json()["errors"][0]["detail"]
+    fresh = api.put(f"/allocations/{uuid.uuid4()}", json={**body, "consumer_generation": 3})
+    assert "expected null but got 3" in fresh.json()["errors"][0]["detail"]
