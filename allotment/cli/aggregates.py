@@ -7,12 +7,12 @@ from typing import Any
 import click
 
 from allotment.cli.output import Output, output_options
-from allotment.cli.session import Session, pass_session
+from allotment.cli.session import PlacementGroup, Session, pass_session
 
 __all__ = ["aggregate"]
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def aggregate() -> None:
     """Aggregates of a provider."""
 

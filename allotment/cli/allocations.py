@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from allotment.cli.output import Output, output_options
-from allotment.cli.session import Session, pass_session
+from allotment.cli.session import PlacementGroup, Session, pass_session
 
 __all__ = ["ALLOCATION_FIELDS", "allocation", "parse_allocations"]
 
@@ -63,7 +63,7 @@ def _show(session: Session, out: Output, body: dict[str, Any]) -> None:
     out.listing(fields, rows)
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def allocation() -> None:
     """Allocations of consumers."""
 

@@ -14,7 +14,7 @@ import click
 
 from allotment.cli.output import Output, output_options
 from allotment.cli.query import member_of_params, required_params, resources_param
-from allotment.cli.session import Session
+from allotment.cli.session import PlacementGroup, Session
 
 __all__ = ["CANDIDATE_FIELDS", "candidate", "candidate_params"]
 
@@ -87,7 +87,7 @@ def _rows(body: dict[str, Any], with_traits: bool) -> list[list[Any]]:
     return rows
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def candidate() -> None:
     """Allocation candidates."""
 
@@ -109,7 +109,11 @@ def candidate() -> None:
 @output_options(*CANDIDATE_FIELDS)
 @click.pass_context
 def list_candidates(ctx: click.Context, out: Output, limit: int | None, group_policy: str, **_: Any) -> None:
-    """List allocation candidates (1.10), one row per provider of each candidate."""
+    """List allocation candidates (1.10), one row per provider of each candidate.
+
+    --group NAME starts a granular request group: the --resource, --required, --forbidden and
+    --member-of options after it belong to that group, those before any --group to the unnamed one.
+    """
     session = ctx.ensure_object(Session)
     params = candidate_params(ctx.meta["groups"], limit, group_policy)
     body = session.client.request("GET", "/allocation_candidates", params=params)

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from allotment.cli.output import Output, output_options
-from allotment.cli.session import Session, pass_session
+from allotment.cli.session import PlacementGroup, Session, pass_session
 
 __all__ = ["INVENTORY_FIELDS", "inventory", "parse_resource"]
 
@@ -64,7 +64,7 @@ def _rows(inventories: dict[str, dict[str, Any]], fields: tuple[str, ...],
     return rows
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def inventory() -> None:
     """Inventories of resource providers."""
 

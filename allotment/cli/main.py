@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from allotment import __version__
-from allotment.cli.session import DEFAULT_URL, Session, report_failures, version_tuple
+from allotment.cli.session import DEFAULT_URL, Session, version_tuple
 from allotment.client import DEFAULT_MICROVERSION
-
-
-class _Cli(click.Group):
-    """The top-level group: placement errors and unreachable servers become ``error: ...``, exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        return report_failures(lambda: super(_Cli, self).invoke(ctx), lambda: ctx.find_object(Session))
 
 
 def _check_microversion(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -26,7 +17,7 @@ def _check_microversion(ctx: click.Context, param: click.Parameter, value: str) 
     return value
 
 
-@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allotment")
 @click.option("--url", envvar="ALLOTMENT_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
               help="Placement API endpoint (env ALLOTMENT_URL).")

@@ -1,21 +1,4 @@
-"""``allotment provider load FILE``: create or update many providers from a YAML or JSON description.
-
-The file holds a list of providers, or a mapping with the list under ``providers``::
-
-    providers:
-      - name: cn1
-        uuid: 5f1c...           # optional; otherwise the provider is found by name, or made with a new uuid
-        inventories:
-          VCPU: 16              # the total, or every field:
-          MEMORY_MB: {total: 65536, reserved: 512}
-        traits: [HW_CPU_X86_AVX2, CUSTOM_RACK_A]   # custom traits and classes are created as needed
-        aggregates: [0e7a...]
-      - name: cn1-gpu0
-        parent: cn1             # a name or uuid, in the file or already in placement
-
-Each provider's inventories, traits and aggregates, when given, replace the current ones;
-what is not given is left alone. Loading the same file twice changes nothing the second time.
-"""
+"""``allotment provider load FILE``: create or update many providers from YAML or JSON (format: see ``load``)."""
 
 from __future__ import annotations
 
@@ -285,7 +268,19 @@ def _read(path: str) -> list[ProviderSpec]:
 def load(session: Session, out: Output, file: str) -> None:
     """Create or update the providers described in FILE (YAML or JSON; - for stdin).
 
-    Shows a progress bar on a terminal, then one row per provider. Exit status 1 if any failed.
+    \b
+    providers:
+      - name: cn1                 # found by name, or by uuid when one is given
+        uuid: 5f1c...             # optional
+        inventories: {VCPU: 16, MEMORY_MB: {total: 65536, reserved: 512}}
+        traits: [HW_CPU_X86_AVX2, CUSTOM_RACK_A]
+        aggregates: [0e7a...]
+      - name: cn1-gpu0
+        parent: cn1               # a name or uuid, in the file or in placement
+
+    Inventories, traits and aggregates given replace the provider's; those not given are left
+    alone. Custom classes and traits are created as needed. Shows a progress bar on a terminal,
+    then one row per provider; exit status 1 if any failed.
     """
     specs = _read(file)
     loader = _Loader(session.client)

@@ -9,7 +9,7 @@ import click
 
 from allotment.cli.output import Output, output_options
 from allotment.cli.query import member_of_params, required_params, resources_param
-from allotment.cli.session import Session, pass_session
+from allotment.cli.session import PlacementGroup, Session, pass_session
 
 __all__ = ["PROVIDER_FIELDS", "provider", "provider_fields", "provider_row"]
 
@@ -25,7 +25,7 @@ def provider_row(body: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
     return [body.get(f) for f in fields]
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def provider() -> None:
     """Resource providers."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +12,7 @@ import httpx
 
 from allotment.client import DEFAULT_MICROVERSION, PlacementClient, PlacementError, connect, direct
 
-__all__ = ["CommandError", "Session", "pass_session", "placement_failure", "version_tuple"]
+__all__ = ["CommandError", "PlacementGroup", "Session", "pass_session", "placement_failure", "version_tuple"]
 
 DEFAULT_URL = "http://127.0.0.1:8778"
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
@@ -88,13 +87,15 @@ def placement_failure(exc: PlacementError) -> str:
     return f"{detail} ({exc.code})" if exc.code else f"{detail} (HTTP {exc.status})"
 
 
-def report_failures(invoke: Callable[[], Any], session: Callable[[], Session | None]) -> Any:
-    """Run ``invoke`` turning placement errors and unreachable servers into ``CommandError``."""
-    try:
-        return invoke()
-    except PlacementError as exc:
-        raise CommandError(placement_failure(exc)) from exc
-    except httpx.TransportError as exc:
-        current = session()
-        where = current.target if current else "the placement URL"
-        raise CommandError(f"cannot reach placement at {where}: {exc or type(exc).__name__}") from exc
+class PlacementGroup(click.Group):
+    """A group of placement commands: placement's errors and an unreachable server become ``error: ...``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlacementError as exc:
+            raise CommandError(placement_failure(exc)) from exc
+        except httpx.TransportError as exc:
+            session = ctx.find_object(Session)
+            where = session.target if session else "the placement URL"
+            raise CommandError(f"cannot reach placement at {where}: {exc or type(exc).__name__}") from exc

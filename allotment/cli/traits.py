@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from allotment.cli.output import Output, output_options
-from allotment.cli.session import Session, pass_session
+from allotment.cli.session import PlacementGroup, Session, pass_session
 
 __all__ = ["trait"]
 
 
-@click.group()
+@click.group(cls=PlacementGroup)
 def trait() -> None:
     """Traits, and the traits of a provider."""
 
