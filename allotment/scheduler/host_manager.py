@@ -55,7 +55,8 @@ def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapp
     seen: set[str] = set()
     dropped: set[str] = set()
     for request in candidates_json.get("allocation_requests") or ():
-        host = root = None
+        host: HostState | None = None
+        root = ""
         for rp in request["allocations"]:
             root = root_of.get(rp, rp)
             host = host_states.get(root)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.scheduler.registry import changes
-from allotment.scheduler.registry.common import check_name, check_uuid, now
+from allotment.scheduler.registry.common import check_name, check_uuid, new_id, now
 from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import Aggregate
@@ -97,9 +97,10 @@ def create(conn: Connection, name: str, *, uuid: str | None = None,
     _check_name_free(conn, name)
     if conn.execute(sa.select(aggregates.c.id).where(aggregates.c.uuid == agg_uuid)).first():
         raise Conflict(f"aggregate {agg_uuid} already exists", "scheduler.aggregate.duplicate_uuid")
-    agg_id = conn.execute(aggregates.insert().values(uuid=agg_uuid, name=name, created_at=now())).inserted_primary_key[0]
+    agg_id = new_id(conn.execute(aggregates.insert().values(uuid=agg_uuid, name=name, created_at=now())))
     if md:
-        conn.execute(aggregate_metadata.insert(), [{"aggregate_id": agg_id, "key": k, "value": v} for k, v in md.items()])
+        conn.execute(aggregate_metadata.insert(),
+                     [{"aggregate_id": agg_id, "key": k, "value": v} for k, v in md.items()])
     changes.bump(conn, aggregates=[agg_id])
     return agg_uuid
 

@@ -6,9 +6,11 @@ import datetime as dt
 import uuid as uuidlib
 from typing import Any, Final
 
+from sqlalchemy.engine import CursorResult
+
 from allotment.scheduler.registry.errors import InvalidInput
 
-__all__ = ["UNSET", "check_name", "check_uuid", "now"]
+__all__ = ["UNSET", "check_name", "check_uuid", "new_id", "now"]
 
 
 class _Unset:
@@ -21,7 +23,7 @@ UNSET: Final[Any] = _Unset()  # "leave this field as it is" (None means "clear i
 
 def now() -> dt.datetime:
     """Current UTC time, naive, as the timestamp columns hold it."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def check_uuid(value: object, what: str) -> str:
@@ -45,3 +47,10 @@ def check_name(value: object, what: str, max_len: int = 255) -> str:
     if any(ord(c) < 32 or c == "\x7f" for c in value) or "/" in value:
         raise InvalidInput(f"{what} {value!r} contains a control character or '/'")
     return value
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT just made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

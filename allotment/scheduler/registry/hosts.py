@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.scheduler.registry import changes
-from allotment.scheduler.registry.common import UNSET, check_name, check_uuid, now
+from allotment.scheduler.registry.common import UNSET, check_name, check_uuid, new_id, now
 from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry.models import HOST_FACTS, Host
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregates, hosts, instances
@@ -89,7 +89,7 @@ def register(conn: Connection, name: str, provider_uuid: str, facts: Mapping[str
     if existing is None:
         row = {**_DEFAULTS, **values, "name": name, "provider_uuid": provider_uuid, "disabled": False,
                "forced_down": False, "last_heartbeat": stamp, "created_at": stamp}
-        hid = conn.execute(hosts.insert().values(**row)).inserted_primary_key[0]
+        hid = new_id(conn.execute(hosts.insert().values(**row)))
     else:
         hid = existing
         conn.execute(hosts.update().where(hosts.c.id == hid).values(

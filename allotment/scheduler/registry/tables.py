@@ -10,6 +10,8 @@ aggregate, ``*`` everything) so a reader's snapshot reloads only that.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
@@ -29,7 +31,7 @@ __all__ = [
 metadata = sa.MetaData()
 
 # MySQL/MariaDB: byte-wise comparison so names are case-sensitive as on the other backends.
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 # MySQL's DATETIME drops fractions of a second unless asked.
 Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 BigId = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # SQLite autoincrements INTEGER PRIMARY KEY only

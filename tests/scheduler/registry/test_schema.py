@@ -6,8 +6,8 @@ import multiprocessing
 
 import pytest
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
 from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 
 from allotment.bench.databases import fresh_database
 from allotment.scheduler.registry import Registry

@@ -60,7 +60,7 @@ def test_service_up_follows_heartbeat_and_forced_down(registry: Registry) -> Non
     rp = new_uuid()
     registry.register_host("c1", rp)
     assert registry.host_states([rp])[rp].service.up
-    stale = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(seconds=61)
+    stale = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=61)
     registry.db.write(lambda c: c.execute(sa.update(hosts_table).values(last_heartbeat=stale)))
     assert not registry.host_states([rp])[rp].service.up  # heartbeats are re-read (heartbeat_refresh=0)
     registry.heartbeat("c1")

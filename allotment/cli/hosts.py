@@ -1,0 +1,372 @@
+"""``allotment host ...``: the scheduler's host registry from the command line.
+
+Talks to a scheduler API (``--url``, env ALLOTMENT_SCHEDULER_URL) or runs the API
+in-process on a database (``--db``, env ALLOTMENT_DB). Not registered in ``main.py`` here:
+the ``host`` group is added to the top-level command by the lead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import uuid as uuidlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import click
+import httpx
+import orjson
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from allotment.scheduler.api.serialize import aggregate_json, host_json
+from allotment.scheduler.registry.client import RegistryClient, connect, direct
+from allotment.scheduler.registry.errors import RegistryError
+from allotment.scheduler.registry.models import Aggregate, Host
+
+__all__ = ["host"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HOST_COLUMNS = ("name", "provider_uuid", "cell", "hypervisor_type", "up", "disabled", "forced_down", "last_heartbeat")
+AGGREGATE_COLUMNS = ("uuid", "name", "metadata", "hosts")
+
+
+class _Session:
+    """Opens the registry client on first use; closed when the command ends."""
+
+    def __init__(self, url: str | None, db: str | None) -> None:
+        self.url, self.db = url, db
+        self._stack = contextlib.ExitStack()
+        self._client: RegistryClient | None = None
+
+    @property
+    def client(self) -> RegistryClient:
+        if self._client is None:
+            if self.url:
+                self._client = self._stack.enter_context(connect(self.url))
+            elif self.db:
+                self._client = self._stack.enter_context(direct(self.db))
+            else:
+                raise click.UsageError("say where the registry is: --url (env ALLOTMENT_SCHEDULER_URL) "
+                                       "or --db (env ALLOTMENT_DB)")
+        return self._client
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+class _HostGroup(click.Group):
+    """Registry errors and unreachable servers become ``Error: ...`` with exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise click.ClickException(exc.detail) from None
+        except httpx.TransportError as exc:
+            raise click.ClickException(f"cannot reach the scheduler API: {exc}") from None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def _print_json(value: Any) -> None:
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z).decode())
+
+
+def _console() -> Console:
+    """A console on the current stdout; off a terminal it neither wraps nor colours."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout)
+    return Console(file=sys.stdout, width=10_000, soft_wrap=True, no_color=True, highlight=False)
+
+
+def _listing(fmt: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
+    rows = list(rows)
+    if fmt == "json":
+        _print_json(rows)
+        return
+    table = Table(*columns, box=box.SQUARE)
+    for row in rows:
+        table.add_row(*(Text(_cell(row[c])) for c in columns))
+    _console().print(table)
+
+
+def _record(fmt: str, row: dict[str, Any]) -> None:
+    if fmt == "json":
+        _print_json(row)
+        return
+    table = Table("Field", "Value", box=box.SQUARE)
+    for key, value in row.items():
+        table.add_row(Text(key), Text(_cell(value)))
+    _console().print(table)
+
+
+def _format_option(func: F) -> F:
+    return click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+                        show_default=True, help="Output format.")(func)
+
+
+def _pairs(values: Iterable[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=what)
+        out[key] = value
+    return out
+
+
+def _session(ctx: click.Context) -> _Session:
+    return ctx.find_object(_Session)  # type: ignore[return-value]
+
+
+@click.group(cls=_HostGroup)
+@click.option("--url", envvar="ALLOTMENT_SCHEDULER_URL", default=None, metavar="URL",
+              help="Scheduler API endpoint (env ALLOTMENT_SCHEDULER_URL).")
+@click.option("--db", "db", envvar="ALLOTMENT_DB", default=None, metavar="URL",
+              help="Run the scheduler API in-process on this database (env ALLOTMENT_DB).")
+@click.pass_context
+def host(ctx: click.Context, url: str | None, db: str | None) -> None:
+    """Compute hosts and host aggregates of the scheduler's registry."""
+    src = click.core.ParameterSource
+    # A value typed on the command line beats one from the environment.
+    if url and db and ctx.get_parameter_source("db") == src.COMMANDLINE and \
+            ctx.get_parameter_source("url") != src.COMMANDLINE:
+        url = None
+    session = _Session(url, db)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+def _host_row(h: Host) -> dict[str, Any]:
+    return host_json(h)
+
+
+@host.command("register")
+@click.argument("name")
+@click.option("--provider", "provider_uuid", required=True, metavar="UUID", help="The host's root resource provider.")
+@click.option("--cell", default=None)
+@click.option("--hypervisor-type", default=None, help='e.g. "QEMU".')
+@click.option("--hypervisor-version", type=click.IntRange(0), default=None, help="e.g. 8002000 for 8.2.0.")
+@click.option("--hypervisor-hostname", default=None)
+@click.option("--host-ip", default=None)
+@click.option("--supported-instance", "supported", multiple=True, metavar="ARCH,HV,MODE",
+              help='e.g. "x86_64,qemu,hvm" (repeatable).')
+@click.option("--cpu-info", default=None, metavar="JSON", help='e.g. \'{"arch": "x86_64"}\'.')
+@click.option("--stat", "stats", multiple=True, metavar="KEY=VALUE", help="A free-form fact (repeatable).")
+@_format_option
+@click.pass_context
+def register(ctx: click.Context, name: str, provider_uuid: str, cell: str | None, hypervisor_type: str | None,
+             hypervisor_version: int | None, hypervisor_hostname: str | None, host_ip: str | None,
+             supported: tuple[str, ...], cpu_info: str | None, stats: tuple[str, ...], fmt: str) -> None:
+    """Register host NAME, or update the facts given (the others keep their value)."""
+    facts: dict[str, Any] = {}
+    for key, value in (("cell", cell), ("hypervisor_type", hypervisor_type),
+                       ("hypervisor_version", hypervisor_version), ("hypervisor_hostname", hypervisor_hostname),
+                       ("host_ip", host_ip)):
+        if value is not None:
+            facts[key] = value
+    if supported:
+        triples = [s.split(",") for s in supported]
+        bad = [s for s, t in zip(supported, triples, strict=True) if len(t) != 3 or not all(t)]
+        if bad:
+            raise click.BadParameter(f"{bad[0]!r} is not ARCH,HV,MODE", param_hint="'--supported-instance'")
+        facts["supported_instances"] = triples
+    if cpu_info is not None:
+        try:
+            facts["cpu_info"] = orjson.loads(cpu_info)
+        except orjson.JSONDecodeError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="'--cpu-info'") from None
+    if stats:
+        facts["stats"] = _pairs(stats, "'--stat'")
+    found, created = _session(ctx).client.register_host(name, provider_uuid, facts)
+    if fmt == "table":
+        click.echo(f"{'registered' if created else 'updated'} host {found.name}", err=True)
+    _record(fmt, _host_row(found))
+
+
+@host.command("list")
+@click.option("--cell", default=None, help="Only hosts of this cell.")
+@_format_option
+@click.pass_context
+def list_hosts(ctx: click.Context, cell: str | None, fmt: str) -> None:
+    """List the registered hosts."""
+    rows = [_host_row(h) for h in _session(ctx).client.list_hosts(cell=cell)]
+    _listing(fmt, HOST_COLUMNS, rows)
+
+
+@host.command("show")
+@click.argument("name")
+@_format_option
+@click.pass_context
+def show(ctx: click.Context, name: str, fmt: str) -> None:
+    """Show one host."""
+    _record(fmt, _host_row(_session(ctx).client.get_host(name)))
+
+
+@host.command("heartbeat")
+@click.argument("name")
+@click.pass_context
+def heartbeat(ctx: click.Context, name: str) -> None:
+    """Record that host NAME is alive."""
+    _session(ctx).client.heartbeat(name)
+
+
+@host.command("disable")
+@click.argument("name")
+@click.option("--reason", default=None, help="Why (shown in host show).")
+@_format_option
+@click.pass_context
+def disable(ctx: click.Context, name: str, reason: str | None, fmt: str) -> None:
+    """Stop scheduling to host NAME."""
+    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, disabled=True, disabled_reason=reason)))
+
+
+@host.command("enable")
+@click.argument("name")
+@_format_option
+@click.pass_context
+def enable(ctx: click.Context, name: str, fmt: str) -> None:
+    """Schedule to host NAME again (clears the disabled reason)."""
+    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, disabled=False)))
+
+
+@host.command("force-down")
+@click.argument("name")
+@click.option("--clear", is_flag=True, help="Stop forcing it down (its heartbeat decides again).")
+@_format_option
+@click.pass_context
+def force_down(ctx: click.Context, name: str, clear: bool, fmt: str) -> None:
+    """Mark host NAME down whatever its heartbeat says (fencing, maintenance)."""
+    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, forced_down=not clear)))
+
+
+@host.command("delete")
+@click.argument("name")
+@click.pass_context
+def delete(ctx: click.Context, name: str) -> None:
+    """Remove host NAME from the registry (refused while instances are recorded on it)."""
+    _session(ctx).client.delete_host(name)
+
+
+# ---- aggregates ------------------------------------------------------------------------------
+
+
+@host.group("aggregate")
+def aggregate() -> None:
+    """Host aggregates: availability zones, tenant isolation, extra specs."""
+
+
+def _resolve(client: RegistryClient, ref: str) -> Aggregate:
+    """An aggregate by uuid or by name."""
+    try:
+        uuidlib.UUID(ref)
+        return client.get_aggregate(ref)
+    except ValueError:
+        pass
+    for agg in client.list_aggregates():
+        if agg.name == ref:
+            return agg
+    raise click.ClickException(f"no aggregate named {ref!r}")
+
+
+@aggregate.command("create")
+@click.argument("name")
+@click.option("--uuid", "agg_uuid", default=None, help="Its uuid (also the placement aggregate); default random.")
+@click.option("--zone", default=None, help="Availability zone (metadata availability_zone).")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Metadata (repeatable).")
+@_format_option
+@click.pass_context
+def aggregate_create(ctx: click.Context, name: str, agg_uuid: str | None, zone: str | None,
+                     properties: tuple[str, ...], fmt: str) -> None:
+    """Create aggregate NAME."""
+    metadata = _pairs(properties, "'--property'")
+    if zone is not None:
+        metadata["availability_zone"] = zone
+    agg = _session(ctx).client.create_aggregate(name, uuid=agg_uuid, metadata=metadata)
+    _record(fmt, aggregate_json(agg))
+
+
+@aggregate.command("set")
+@click.argument("ref", metavar="AGGREGATE")
+@click.option("--name", default=None, help="New name.")
+@click.option("--zone", default=None, help="Availability zone.")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Set metadata (repeatable).")
+@click.option("--unset-property", "unset", multiple=True, metavar="KEY", help="Remove metadata (repeatable).")
+@_format_option
+@click.pass_context
+def aggregate_set(ctx: click.Context, ref: str, name: str | None, zone: str | None, properties: tuple[str, ...],
+                  unset: tuple[str, ...], fmt: str) -> None:
+    """Rename AGGREGATE (name or uuid) or change its metadata."""
+    updates: dict[str, str | None] = dict(_pairs(properties, "'--property'"))
+    if zone is not None:
+        updates["availability_zone"] = zone
+    updates.update({key: None for key in unset})
+    if name is None and not updates:
+        raise click.UsageError("nothing to set: give --name, --zone, --property or --unset-property")
+    client = _session(ctx).client
+    agg = _resolve(client, ref)
+    if name is not None:
+        agg = client.rename_aggregate(agg.uuid, name)
+    if updates:
+        agg = client.set_aggregate_metadata(agg.uuid, updates)
+    _record(fmt, aggregate_json(agg))
+
+
+@aggregate.command("add-host")
+@click.argument("ref", metavar="AGGREGATE")
+@click.argument("host_name", metavar="HOST")
+@_format_option
+@click.pass_context
+def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str) -> None:
+    """Put HOST in AGGREGATE (name or uuid)."""
+    client = _session(ctx).client
+    _record(fmt, aggregate_json(client.add_aggregate_host(_resolve(client, ref).uuid, host_name)))
+
+
+@aggregate.command("remove-host")
+@click.argument("ref", metavar="AGGREGATE")
+@click.argument("host_name", metavar="HOST")
+@_format_option
+@click.pass_context
+def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, fmt: str) -> None:
+    """Take HOST out of AGGREGATE (name or uuid)."""
+    client = _session(ctx).client
+    _record(fmt, aggregate_json(client.remove_aggregate_host(_resolve(client, ref).uuid, host_name)))
+
+
+@aggregate.command("list")
+@_format_option
+@click.pass_context
+def aggregate_list(ctx: click.Context, fmt: str) -> None:
+    """List the aggregates with their metadata and hosts."""
+    _listing(fmt, AGGREGATE_COLUMNS, [aggregate_json(a) for a in _session(ctx).client.list_aggregates()])
+
+
+@aggregate.command("show")
+@click.argument("ref", metavar="AGGREGATE")
+@_format_option
+@click.pass_context
+def aggregate_show(ctx: click.Context, ref: str, fmt: str) -> None:
+    """Show AGGREGATE (name or uuid)."""
+    _record(fmt, aggregate_json(_resolve(_session(ctx).client, ref)))
+
+
+@aggregate.command("delete")
+@click.argument("ref", metavar="AGGREGATE")
+@click.pass_context
+def aggregate_delete(ctx: click.Context, ref: str) -> None:
+    """Delete AGGREGATE (name or uuid); it must have no hosts."""
+    client = _session(ctx).client
+    client.delete_aggregate(_resolve(client, ref).uuid)

@@ -1,0 +1,51 @@
+"""The scheduler API's WSGI application: ``create_app(registry)``.
+
+Serve it with any WSGI server (gunicorn), or in-process through httpx's WSGITransport
+(``allotment.scheduler.registry.client.direct``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid as uuidlib
+from collections.abc import Iterable
+from typing import Any
+
+import falcon
+
+from allotment.scheduler.api.errors import install_error_handlers
+from allotment.scheduler.api.routes import Root, routes
+from allotment.scheduler.registry import Registry
+
+__all__ = ["create_app"]
+
+LOG = logging.getLogger("allotment.scheduler.api")
+REQUEST_ID_HEADER = "x-openstack-request-id"
+
+
+class _RequestLog:
+    """A request id on every request and answer, and one log line per request."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.request_id = f"req-{uuidlib.uuid4()}"
+        req.context.started = time.perf_counter()
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool) -> None:
+        request_id = getattr(req.context, "request_id", None)
+        if request_id:
+            resp.set_header(REQUEST_ID_HEADER, request_id)
+        started = getattr(req.context, "started", None)
+        took = (time.perf_counter() - started) * 1000 if started else 0.0
+        LOG.info("%s %s %s %.1fms %s", req.method, req.relative_uri, resp.status_code, took, request_id)
+
+
+def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = ()) -> falcon.App:
+    """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs."""
+    app = falcon.App(middleware=[_RequestLog()])
+    install_error_handlers(app)
+    table = [*routes(registry), *extra_routes]
+    for template, resource in table:
+        app.add_route(template, resource)
+    app.add_route("/", Root([t for t, _ in table]))
+    return app

@@ -1,0 +1,1 @@
+"""Falcon resources of the scheduler API, one module per kind of thing."""

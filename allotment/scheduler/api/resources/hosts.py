@@ -1,0 +1,64 @@
+"""/hosts: register or update, list, show, delete, heartbeat, status."""
+
+from __future__ import annotations
+
+import falcon
+
+from allotment.scheduler.api import schemas
+from allotment.scheduler.api.media import host_name, read_json, write_json
+from allotment.scheduler.api.serialize import host_json
+from allotment.scheduler.registry import Registry
+from allotment.scheduler.registry.common import UNSET
+
+
+class HostCollection:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        cell = req.get_param("cell")
+        write_json(resp, {"hosts": [host_json(h) for h in self.registry.list_hosts(cell=cell)]})
+
+
+class HostItem:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        write_json(resp, host_json(self.registry.get_host(host_name(name))))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        """Register the host, or update its facts; fields left out keep their value."""
+        name = host_name(name)
+        body = read_json(req, schemas.HOST)
+        provider_uuid = body.pop("provider_uuid")
+        host, created = self.registry.register_host(name, provider_uuid, body)
+        write_json(resp, host_json(host), 201 if created else 200)
+        if created:
+            resp.location = f"/hosts/{falcon.uri.encode_value(name)}"
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self.registry.delete_host(host_name(name))
+        resp.status = 204
+
+
+class HostHeartbeat:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        self.registry.heartbeat(host_name(name))
+        resp.status = 204
+
+
+class HostStatus:
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
+        name = host_name(name)
+        body = read_json(req, schemas.HOST_STATUS)
+        host = self.registry.set_host_status(
+            name, disabled=body.get("disabled"), disabled_reason=body.get("disabled_reason", UNSET),
+            forced_down=body.get("forced_down"))
+        write_json(resp, host_json(host))
