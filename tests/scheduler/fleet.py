@@ -1,0 +1,149 @@
+"""A real fleet for scheduler tests: compute hosts as providers in placement (through the client) and in the registry.
+
+    with open_fleet(tmp_path) as fleet:
+        fleet.add_host("h1", vcpus=8, memory_mb=8192)
+        scheduler = fleet.scheduler(max_attempts=3)
+        result = scheduler.select_destinations(boot_spec(flavor()))
+
+Placement runs in-process (``allotment.client.direct``) unless a client is given; the
+registry is a real database (SQLite in the temporary directory unless a URL is given).
+Everything here is importable by ``spawn`` child processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import uuid as uuidlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from allotment.client import Inventory, PlacementClient, direct
+from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
+from allotment.scheduler.manager import Scheduler
+from allotment.scheduler.registry import Registry
+from allotment.scheduler.spec import Flavor, Image, RequestSpec, ServerGroup
+
+__all__ = ["PROJECT", "USER", "Fleet", "boot_spec", "flavor", "open_fleet"]
+
+PROJECT = "fleet-project"
+USER = "fleet-user"
+
+
+def flavor(name: str = "small", *, vcpus: int = 1, memory_mb: int = 512, root_gb: int = 1,
+           extra_specs: Mapping[str, str] | None = None) -> Flavor:
+    return Flavor(name=name, vcpus=vcpus, memory_mb=memory_mb, root_gb=root_gb, extra_specs=dict(extra_specs or {}))
+
+
+def boot_spec(fl: Flavor | None = None, *, num_instances: int = 1, group: ServerGroup | None = None,
+              image: Image | None = None, **kwargs: Any) -> RequestSpec:
+    return RequestSpec.from_flavor(fl or flavor(), image, project_id=PROJECT, user_id=USER,
+                                   num_instances=num_instances, server_group=group, **kwargs)
+
+
+@dataclass
+class Fleet:
+    placement: PlacementClient
+    registry: Registry
+    roots: dict[str, str] = field(default_factory=dict)  # host name -> root provider uuid
+    children: dict[str, list[str]] = field(default_factory=dict)  # host name -> child provider uuids
+
+    # ---- building ---------------------------------------------------------------------------
+
+    def add_host(self, name: str, *, vcpus: int = 8, memory_mb: int = 8192, disk_gb: int = 100,
+                 cell: str | None = None, facts: Mapping[str, Any] | None = None,
+                 numa: Sequence[Mapping[str, int]] = ()) -> str:
+        """A compute host: a root provider with VCPU/MEMORY_MB/DISK_GB (or, with ``numa``, DISK_GB only
+        on the root and each mapping as the inventory of one child provider), registered in the registry."""
+        root = self.placement.create_provider(name)
+        inventories = {"DISK_GB": Inventory(total=disk_gb)} if disk_gb else {}
+        if not numa:
+            inventories.update({"VCPU": Inventory(total=vcpus), "MEMORY_MB": Inventory(total=memory_mb)})
+        self.placement.set_inventories(root.uuid, root.generation, inventories)
+        for i, inventory in enumerate(numa):
+            child = self.placement.create_provider(f"{name}_numa{i}", parent_uuid=root.uuid)
+            self.placement.set_inventories(child.uuid, child.generation,
+                                           {rc: Inventory(total=n) for rc, n in inventory.items()})
+            self.children.setdefault(name, []).append(child.uuid)
+        self.registry.register_host(name, root.uuid, {**({"cell": cell} if cell else {}), **(facts or {})})
+        self.roots[name] = root.uuid
+        return root.uuid
+
+    def add_hosts(self, count: int, *, prefix: str = "host", **kwargs: Any) -> list[str]:
+        names = [f"{prefix}{i:05d}" for i in range(count)]
+        for name in names:
+            self.add_host(name, **kwargs)
+        return names
+
+    def add_group(self, policy: str, *, rules: Mapping[str, int] | None = None) -> ServerGroup:
+        """A server group in the registry, in the form a RequestSpec carries it."""
+        return self.registry.create_group(f"group-{policy}", policy, rules=rules, project_id=PROJECT).to_spec()
+
+    def scheduler(self, *, seed: int = 1, **options: Any) -> Scheduler:
+        return Scheduler(self.placement, self.registry, scheduler_config(**options), rng=random.Random(seed))
+
+    # ---- looking ----------------------------------------------------------------------------
+
+    def host_names(self) -> dict[str, str]:
+        return {uuid: name for name, uuid in self.roots.items()}
+
+    def providers(self, name: str) -> list[str]:
+        return [self.roots[name], *self.children.get(name, [])]
+
+    def usages(self, name: str) -> dict[str, int]:
+        """Summed over the host's providers, zeros left out."""
+        out: dict[str, int] = {}
+        for rp in self.providers(name):
+            for rc, used in self.placement.provider_usages(rp).items():
+                if used:
+                    out[rc] = out.get(rc, 0) + used
+        return out
+
+    def total_usage(self) -> dict[str, dict[str, int]]:
+        return {name: self.usages(name) for name in self.roots}
+
+    def over_capacity(self) -> list[str]:
+        """Every provider and class where usage > (total - reserved) * allocation_ratio."""
+        bad = []
+        for name in self.roots:
+            for rp in self.providers(name):
+                _, inventories = self.placement.get_inventories(rp)
+                usages = self.placement.provider_usages(rp)
+                for rc, inv in inventories.items():
+                    capacity = (inv.total - inv.reserved) * inv.allocation_ratio
+                    if usages.get(rc, 0) > capacity:
+                        bad.append(f"{name} {rp} {rc}: {usages[rc]} > {capacity}")
+        return bad
+
+    def allocations(self, consumer: str) -> dict[str, dict[str, int]]:
+        return self.placement.get_allocations(consumer).allocations
+
+    def host_of(self, consumer: str) -> str | None:
+        """The host whose providers hold the consumer's allocations (None when it holds nothing)."""
+        held = self.allocations(consumer)
+        for name in self.roots:
+            if set(held) & set(self.providers(name)):
+                return name
+        return None
+
+
+def scheduler_config(**options: Any) -> SchedulerConfig:
+    return load_scheduler_config(None, **options)
+
+
+@contextlib.contextmanager
+def open_fleet(tmp: Path, *, registry_url: str | None = None,
+               placement: PlacementClient | None = None) -> Iterator[Fleet]:
+    """An empty fleet over a fresh in-process placement and registry in ``tmp``."""
+    with contextlib.ExitStack() as stack:
+        if placement is None:
+            placement = stack.enter_context(direct(f"sqlite:///{tmp}/placement.sqlite"))
+        registry = Registry.open(registry_url or f"sqlite:///{tmp}/registry.sqlite", heartbeat_refresh=0)
+        stack.callback(registry.close)
+        yield Fleet(placement, registry)
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4())
