@@ -15,7 +15,7 @@ from allotment.bench.databases import fresh_database
 from allotment.bench.http import server_info
 from allotment.bench.procstat import ProcessSampler, cpu_delta, cpu_seconds, descendants
 from allotment.bench.servers import RunningServer, allotment_server, repo_root, upstream_server
-from allotment.bench.workloads import Context, Params, Workload
+from allotment.bench.workloads import Context, Params, Workload, for_target
 
 __all__ = ["SERVERS", "Target", "git_revision", "run_benchmark", "run_once"]
 
@@ -88,7 +88,7 @@ def run_once(
         sampler = ProcessSampler(root).start() if root is not None else None
         ctx = Context(url=url, params=params, run_index=run_index, server_pid=root)
         try:
-            for workload, measured in workloads:
+            for workload, measured in for_target(workloads, target.name):
                 assert workload.run is not None
                 cpu_before = cpu_seconds(descendants(root)) if root is not None else {}
                 client_before = _self_cpu()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, claim, explode, load, nested
+from allotment.bench.workloads import ac, claim, explode, load, nested, schedule
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
-__all__ = ["COMMON_FIGURES", "REGISTRY", "Context", "Figure", "Params", "Workload", "WorkloadResult", "resolve"]
-
-
-def _todo(name: str, summary: str) -> Workload:
-    return Workload(name=name, summary=f"TODO: {summary}")
+__all__ = [
+    "COMMON_FIGURES",
+    "REGISTRY",
+    "Context",
+    "Figure",
+    "Params",
+    "Workload",
+    "WorkloadResult",
+    "for_target",
+    "resolve",
+]
 
 
 REGISTRY: dict[str, Workload] = {
@@ -22,7 +28,7 @@ REGISTRY: dict[str, Workload] = {
         claim.RACE_WORKLOAD,
         nested.WORKLOAD,
         explode.WORKLOAD,
-        _todo("schedule", "select_destinations for 1, 10 and 100 instances over H hosts"),
+        schedule.WORKLOAD,
     )
 }
 
@@ -51,3 +57,14 @@ def resolve(names: list[str]) -> list[tuple[Workload, bool]]:
     for name in names:
         add(name, True)
     return order
+
+
+def for_target(order: list[tuple[Workload, bool]], target: str) -> list[tuple[Workload, bool]]:
+    """The part of ``order`` (from ``resolve``) that runs against ``target``.
+
+    A workload limited to other targets is left out, and so is a setup workload
+    (not measured) that no remaining workload requires.
+    """
+    kept = [(w, measured) for w, measured in order if not w.targets or target in w.targets]
+    needed = {dep for w, _ in kept for dep in w.requires}
+    return [(w, measured) for w, measured in kept if measured or w.name in needed]

@@ -73,6 +73,8 @@ class Workload:
     run: Callable[[Context], WorkloadResult] | None = None
     #: Workloads that must have run earlier on the same server (run first as setup if not asked for).
     requires: tuple[str, ...] = ()
+    #: The targets it runs against (empty: all). ``schedule`` is allotment's alone: upstream has no scheduler.
+    targets: tuple[str, ...] = ()
 
     @property
     def ready(self) -> bool:

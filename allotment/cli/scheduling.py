@@ -1,0 +1,286 @@
+"""``allotment schedule`` and ``allotment scheduler serve``: the scheduler from the command line.
+
+``schedule`` places instances and prints, per instance, the host it got (its resources
+already claimed in placement) and the alternates to retry on. It runs the scheduler
+in-process, over a placement client (``--placement-url``, or ``--placement-db`` for the
+direct client) and the host registry database (``--db``), or asks a running scheduler
+service (``--scheduler-url``: ``POST /select_destinations``). ``scheduler serve`` runs
+that service under gunicorn.
+
+Both are exported (``schedule``, ``scheduler``) for ``main.py`` to register.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import click
+import httpx
+import orjson
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from allotment.cli.output import console
+from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
+from allotment.client import PlacementError
+from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
+from allotment.scheduler.filters.errors import FilterError
+from allotment.scheduler.manager import ConsumerInUse, NoValidHost, Scheduler
+from allotment.scheduler.registry import Registry, RegistryError
+from allotment.scheduler.spec import Flavor, Image, InvalidRequestSpec, RequestSpec
+
+__all__ = ["schedule", "scheduler"]
+
+DEFAULT_REGISTRY_DB = SchedulerConfig.db_url
+STAGES = ("request_filters", "placement_query", "host_states", "filtering", "weighing", "claim", "total")
+_SPEC_FLAGS = ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "flavor_name", "extra_specs", "image_properties",
+               "image_id", "num_instances", "project_id", "user_id", "availability_zone", "hints", "group")
+
+
+def _pair(item: str, hint: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=hint)
+    return key, value
+
+
+def _pairs(values: Iterable[str], hint: str) -> dict[str, str]:
+    return dict(_pair(item, hint) for item in values)
+
+
+def _hints(values: Iterable[str]) -> dict[str, list[str]]:
+    """Repeated ``--hint KEY=VALUE`` gather into lists (``different_host`` names several hosts)."""
+    out: dict[str, list[str]] = {}
+    for item in values:
+        key, value = _pair(item, "'--hint'")
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def _placement(ctx: click.Context, url: str | None, db: str | None, config: SchedulerConfig) -> tuple[str | None,
+                                                                                                     str | None]:
+    """(url, db) of placement: a flag beats the environment, which beats the config file; HTTP by default."""
+    if url and db:
+        url_flag, db_flag = _given(ctx, "placement_url"), _given(ctx, "placement_db")
+        if url_flag == db_flag:
+            raise click.UsageError("give --placement-url or --placement-db, not both")
+        url, db = (url, None) if url_flag else (None, db)
+    if not url and not db:
+        url, db = config.placement_url, config.placement_db
+        if url and db:
+            raise click.UsageError("the configuration sets both placement_url and placement_db; keep one")
+    return (url or (None if db else DEFAULT_URL)), db
+
+
+def _load_config(config_file: str | None, db: str | None) -> SchedulerConfig:
+    try:
+        return load_scheduler_config(config_file, db_url=db)
+    except (OSError, ValueError, TypeError) as exc:
+        raise click.UsageError(f"configuration: {_first_line(exc)}") from exc
+
+
+# ---- the request -----------------------------------------------------------------------------
+
+
+def _spec_from_file(path: str) -> RequestSpec:
+    try:
+        with open(path, "rb") as f:
+            return RequestSpec.from_json(f.read())
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="'--spec'") from None
+    except InvalidRequestSpec as exc:
+        raise CommandError(f"invalid request spec in {path}: {exc}") from None
+
+
+def _spec_from_flags(flags: dict[str, Any]) -> RequestSpec:
+    if flags["vcpus"] is None or flags["memory_mb"] is None:
+        raise click.UsageError("give --vcpus and --memory-mb (the flavor), or --spec FILE")
+    flavor = Flavor(name=flags["flavor_name"], vcpus=flags["vcpus"], memory_mb=flags["memory_mb"],
+                    root_gb=flags["root_gb"], ephemeral_gb=flags["ephemeral_gb"], swap=flags["swap"],
+                    extra_specs=_pairs(flags["extra_specs"], "'--extra-spec'"))
+    image = Image(id=flags["image_id"], properties=_pairs(flags["image_properties"], "'--image-property'"))
+    hints = _hints(flags["hints"])
+    if flags["group"] is not None:
+        # The scheduler reads the group (policy, members) from its registry.
+        if hints.get("group", [flags["group"]]) != [flags["group"]]:
+            raise click.UsageError("--group and --hint group=... name different server groups")
+        hints["group"] = [flags["group"]]
+    try:
+        return RequestSpec.from_flavor(flavor, image, project_id=flags["project_id"], user_id=flags["user_id"],
+                                       hints=hints, num_instances=flags["num_instances"],
+                                       availability_zone=flags["availability_zone"])
+    except InvalidRequestSpec as exc:
+        raise CommandError(f"invalid request: {exc}") from None
+
+
+# ---- output ----------------------------------------------------------------------------------
+
+
+def _alternate(sel: dict[str, Any]) -> str:
+    return sel["host"] if sel.get("nodename") in (None, sel["host"]) else f"{sel['host']} ({sel['nodename']})"
+
+
+def _show(result: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("instance", "host", "node", "provider", "alternates", box=box.SQUARE,
+                  title=f"reservation {result['reservation_id']}", title_justify="left")
+    for instance, selections in zip(result["instance_uuids"], result["selections"], strict=True):
+        chosen = selections[0]
+        table.add_row(Text(instance), Text(chosen["host"]), Text(str(chosen.get("nodename") or "")),
+                      Text(str(chosen.get("compute_node_uuid") or "")),
+                      Text(", ".join(_alternate(s) for s in selections[1:]) or "-"))
+    timings = Table("stage", "ms", box=box.SQUARE, title="timings", title_justify="left")
+    seconds = result.get("timings") or {}
+    for stage in [*STAGES, *sorted(set(seconds) - set(STAGES))]:
+        if stage in seconds:
+            timings.add_row(stage, f"{seconds[stage] * 1000:.1f}")
+    out = console()
+    out.print(table)
+    out.print(timings)
+
+
+# ---- running it ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _failures(placement_target: str) -> Iterator[None]:
+    """What goes wrong while scheduling, as ``error: ...`` on stderr and exit status 1."""
+    try:
+        yield
+    except NoValidHost as exc:
+        raise CommandError(f"no valid host: {exc.reason}") from None
+    except (InvalidRequestSpec, FilterError, ConsumerInUse) as exc:
+        raise CommandError(f"invalid request: {exc}") from None
+    except PlacementError as exc:
+        raise CommandError(f"placement: {placement_failure(exc)}") from None
+    except RegistryError as exc:
+        raise CommandError(exc.detail) from None
+    except httpx.TransportError as exc:
+        raise CommandError(f"cannot reach {placement_target}: {exc or type(exc).__name__}") from None
+
+
+def _open_registry(db: str, config: SchedulerConfig) -> Registry:
+    try:
+        return Registry.open(db, service_down_time=config.service_down_time)
+    except Exception as exc:  # any driver or URL error: the user needs the URL and the reason
+        raise CommandError(f"cannot open the registry database {_hide_password(db)}: {_first_line(exc)}") from None
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
+def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | None, str | None],
+                   config: SchedulerConfig) -> dict[str, Any]:
+    """Run the scheduler in this process; the result as ``ScheduleResult.to_dict()``."""
+    url, db = placement
+    session = Session(url=url or DEFAULT_URL, db=db)
+    registry = _open_registry(config.db_url, config)
+    try:
+        with _failures(f"placement at {session.target}"):
+            return Scheduler(session.client, registry, config).select_destinations(
+                spec, return_alternates=alternates).to_dict()
+    finally:
+        registry.close()
+        session.close()
+
+
+def _schedule_remote(spec: RequestSpec, alternates: bool, url: str) -> dict[str, Any]:
+    """Ask the scheduler service at ``url`` (``POST /select_destinations``)."""
+    from allotment.scheduler.registry.client import connect
+
+    with _failures(f"the scheduler at {url}"), connect(url) as client:
+        return client.request("POST", "/select_destinations",
+                              json={"spec": spec.to_dict(), "return_alternates": alternates})
+
+
+def _placement_options(func: Any) -> Any:
+    func = click.option("--placement-db", envvar="ALLOTMENT_DB", default=None, metavar="URL",
+                        help="Run placement in-process on this database (env ALLOTMENT_DB).")(func)
+    return click.option("--placement-url", envvar="ALLOTMENT_URL", default=None, metavar="URL",
+                        help=f"Placement API endpoint (env ALLOTMENT_URL; default {DEFAULT_URL}).")(func)
+
+
+def _registry_option(func: Any) -> Any:
+    return click.option("--db", "db", envvar="ALLOTMENT_SCHEDULER_DB", default=None, metavar="URL",
+                        help=f"The scheduler's registry database (env ALLOTMENT_SCHEDULER_DB; "
+                             f"default {DEFAULT_REGISTRY_DB}).")(func)
+
+
+_CONFIG = click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
+                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...).")
+
+
+@click.command("schedule")
+@click.option("--vcpus", "--flavor-vcpus", "vcpus", type=click.IntRange(1), default=None, help="Flavor VCPUs.")
+@click.option("--memory-mb", type=click.IntRange(1), default=None, help="Flavor memory (MiB).")
+@click.option("--root-gb", type=click.IntRange(0), default=0, show_default=True, help="Flavor root disk (GiB).")
+@click.option("--ephemeral-gb", type=click.IntRange(0), default=0, show_default=True,
+              help="Flavor ephemeral disk (GiB).")
+@click.option("--swap", type=click.IntRange(0), default=0, show_default=True, help="Flavor swap (MiB).")
+@click.option("--flavor-name", default="cli", show_default=True, help="Flavor name (recorded with the instances).")
+@click.option("--extra-spec", "extra_specs", multiple=True, metavar="KEY=VALUE",
+              help='Flavor extra spec, e.g. "resources:VGPU=1", "trait:HW_CPU_X86_AVX2=required" (repeatable).')
+@click.option("--image-property", "image_properties", multiple=True, metavar="KEY=VALUE",
+              help='Image property, e.g. "hw_architecture=x86_64" (repeatable).')
+@click.option("--image-id", default=None, help="Image id (recorded with the instances).")
+@click.option("--num-instances", "-n", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--project-id", default="admin", show_default=True)
+@click.option("--user-id", default="admin", show_default=True)
+@click.option("--availability-zone", default=None, metavar="AZ[:HOST[:NODE]]")
+@click.option("--hint", "hints", multiple=True, metavar="KEY=VALUE",
+              help='Scheduler hint, e.g. "different_host=<instance uuid>" (repeatable; repeats gather).')
+@click.option("--group", default=None, metavar="UUID", help="Server group (from the registry) the instances join.")
+@click.option("--spec", "spec_file", default=None, type=click.Path(dir_okay=False),
+              help="A RequestSpec JSON file instead of the flavor and image options.")
+@click.option("--no-alternates", is_flag=True, help="Only the chosen host per instance.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@_placement_options
+@_registry_option
+@click.option("--scheduler-url", envvar="ALLOTMENT_SCHEDULER_URL", default=None, metavar="URL",
+              help="Ask this scheduler service instead of scheduling here (env ALLOTMENT_SCHEDULER_URL).")
+@_CONFIG
+@click.pass_context
+def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, fmt: str, placement_url: str | None,
+             placement_db: str | None, db: str | None, scheduler_url: str | None, config_file: str | None,
+             **flags: Any) -> None:
+    """Place instances: claim a host for each (plus alternates) and show where they went.
+
+    The flavor comes from --vcpus and --memory-mb (and the other flavor options), or the
+    whole request from --spec FILE. Prints per instance the chosen host, its node and root
+    provider and the alternates, then the time each stage took. When nothing fits:
+    "error: no valid host: <reason>" and exit status 1.
+    """
+    if spec_file is not None:
+        extra = [name for name in _SPEC_FLAGS if _given(ctx, name)]
+        if extra:
+            raise click.UsageError(f"--spec FILE is the whole request; leave out --{extra[0].replace('_', '-')}")
+        spec = _spec_from_file(spec_file)
+    else:
+        spec = _spec_from_flags(flags)
+    local = [name for name in ("placement_url", "placement_db", "db", "config_file") if _given(ctx, name)]
+    if scheduler_url and local and not _given(ctx, "scheduler_url"):
+        scheduler_url = None  # options typed on the command line beat ALLOTMENT_SCHEDULER_URL
+    if scheduler_url:
+        if local:
+            raise click.UsageError(f"--scheduler-url asks a service that has its own placement, registry and "
+                                   f"configuration; leave out --{local[0].replace('_', '-').removesuffix('-file')}")
+        result = _schedule_remote(spec, not no_alternates, scheduler_url)
+    else:
+        config = _load_config(config_file, db)
+        result = _schedule_here(spec, not no_alternates, _placement(ctx, placement_url, placement_db, config), config)
+    _show(result, fmt)
