@@ -15,7 +15,9 @@ from typing import Any
 import falcon
 
 from allotment.scheduler.api.errors import install_error_handlers
+from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
+from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.registry import Registry
 
 __all__ = ["create_app"]
@@ -40,11 +42,15 @@ class _RequestLog:
         LOG.info("%s %s %s %.1fms %s", req.method, req.relative_uri, resp.status_code, took, request_id)
 
 
-def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = ()) -> falcon.App:
-    """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs."""
+def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = (),
+               scheduler: Scheduler | None = None) -> falcon.App:
+    """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs.
+
+    With a ``scheduler`` (over the same registry) it also serves POST /select_destinations and /migrations.
+    """
     app = falcon.App(middleware=[_RequestLog()])
     install_error_handlers(app)
-    table = [*routes(registry), *extra_routes]
+    table = [*routes(registry), *(scheduling.routes(scheduler) if scheduler is not None else ()), *extra_routes]
     for template, resource in table:
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))

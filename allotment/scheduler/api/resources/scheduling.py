@@ -1,0 +1,133 @@
+"""The scheduler's decisions over HTTP: POST /select_destinations and the /migrations routes.
+
+    POST /select_destinations         {"request_spec": {...}, "return_alternates": true}  -> 200 the result
+    POST /migrations                  {"request_spec": {...}, "migration_uuid": "..."}    -> 200 the result
+    POST /migrations/{uuid}/confirm   {"instance_uuid": "..."}                            -> 204
+    POST /migrations/{uuid}/revert    {"instance_uuid": "..."}                            -> 204
+
+The request spec is ``RequestSpec.to_dict()``. Errors: a malformed spec is 400
+``scheduler.invalid_request_spec``; no host is 409 ``scheduler.no_valid_host`` with the
+per-filter reason; placement failing is 502 (it answered with an error) or 503 (it could not
+be reached).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import falcon
+import httpx
+
+from allotment.client import PlacementError
+from allotment.scheduler.api.errors import ApiError
+from allotment.scheduler.api.media import read_json, uuid_param, write_json
+from allotment.scheduler.filters.errors import FilterError
+from allotment.scheduler.manager import Scheduler
+from allotment.scheduler.migrations import MigrationNotFound, MoveError
+from allotment.scheduler.selection import ConsumerInUse, NoValidHost
+from allotment.scheduler.spec import InvalidRequestSpec, RequestSpec
+
+__all__ = ["routes"]
+
+_UUID = {"type": "string", "maxLength": 36}
+SELECT = {
+    "type": "object",
+    "properties": {"request_spec": {"type": "object"}, "return_alternates": {"type": "boolean"}},
+    "required": ["request_spec"],
+    "additionalProperties": False,
+}
+MOVE = {
+    "type": "object",
+    "properties": {"request_spec": {"type": "object"}, "migration_uuid": _UUID},
+    "required": ["request_spec", "migration_uuid"],
+    "additionalProperties": False,
+}
+FINISH = {
+    "type": "object",
+    "properties": {"instance_uuid": _UUID},
+    "required": ["instance_uuid"],
+    "additionalProperties": False,
+}
+
+
+@contextlib.contextmanager
+def _answers() -> Iterator[None]:
+    """The scheduler's exceptions as API errors (registry errors have their own handler)."""
+    try:
+        yield
+    except (InvalidRequestSpec, FilterError) as exc:
+        raise ApiError(400, str(exc), "scheduler.invalid_request_spec") from None
+    except NoValidHost as exc:
+        raise ApiError(409, str(exc), "scheduler.no_valid_host") from None
+    except ConsumerInUse as exc:
+        raise ApiError(409, str(exc), "scheduler.instance_in_use") from None
+    except MigrationNotFound as exc:
+        raise ApiError(404, str(exc), "scheduler.migration_not_found") from None
+    except MoveError as exc:
+        raise ApiError(409, str(exc), "scheduler.migration_conflict") from None
+    except PlacementError as exc:
+        raise ApiError(502, f"placement answered {exc}", "scheduler.placement_error") from None
+    except httpx.HTTPError as exc:
+        raise ApiError(503, f"placement could not be reached: {exc}", "scheduler.placement_unavailable") from None
+
+
+def _spec(data: Any) -> RequestSpec:
+    try:
+        return RequestSpec.from_dict(data)
+    except InvalidRequestSpec as exc:
+        raise ApiError(400, f"request_spec: {exc}", "scheduler.invalid_request_spec") from None
+
+
+class SelectDestinations:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, SELECT)
+        spec = _spec(body["request_spec"])
+        with _answers():
+            result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True))
+        write_json(resp, result.to_dict())
+
+
+class Migrations:
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = read_json(req, MOVE)
+        migration = uuid_param(body["migration_uuid"], "migration uuid")
+        spec = _spec(body["request_spec"])
+        with _answers():
+            result = self.scheduler.schedule_move(spec, migration_uuid=migration)
+        write_json(resp, result.to_dict())
+
+
+class FinishMigration:
+    """Confirm or revert, by the route's last segment."""
+
+    def __init__(self, scheduler: Scheduler, action: str) -> None:
+        self.scheduler = scheduler
+        self.action = action
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
+        migration = uuid_param(uuid, "migration uuid")
+        instance = uuid_param(read_json(req, FINISH)["instance_uuid"], "instance uuid")
+        with _answers():
+            if self.action == "confirm":
+                self.scheduler.confirm_move(instance, migration)
+            else:
+                self.scheduler.revert_move(instance, migration)
+        resp.status = 204
+
+
+def routes(scheduler: Scheduler) -> list[tuple[str, object]]:
+    """(URI template, resource) pairs, for ``create_app(..., scheduler=...)``."""
+    return [
+        ("/select_destinations", SelectDestinations(scheduler)),
+        ("/migrations", Migrations(scheduler)),
+        ("/migrations/{uuid}/confirm", FinishMigration(scheduler, "confirm")),
+        ("/migrations/{uuid}/revert", FinishMigration(scheduler, "revert")),
+    ]
