@@ -24,7 +24,7 @@ __all__ = ["merge_candidates"]
 
 LOG = logging.getLogger(__name__)
 
-_TRACKED = ("VCPU", "MEMORY_MB", "DISK_GB")
+_EMPTY: Mapping[str, Any] = {}
 
 
 def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapping[str, Any]) -> list[HostState]:
@@ -44,12 +44,20 @@ def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapp
         acc = sums.get(root)
         if acc is None:
             acc = sums[root] = [0, 0, 0, 0, 0, 0]
-        resources = summary.get("resources") or {}
-        for i, rc in enumerate(_TRACKED):
-            r = resources.get(rc)
-            if r is not None:
-                acc[2 * i] += int(r["capacity"])
-                acc[2 * i + 1] += int(r["used"])
+        resources = summary.get("resources") or _EMPTY
+        # Unrolled over the three classes: this loop runs once per provider of up to 1,000 trees.
+        r = resources.get("VCPU")
+        if r is not None:
+            acc[0] += r["capacity"]
+            acc[1] += r["used"]
+        r = resources.get("MEMORY_MB")
+        if r is not None:
+            acc[2] += r["capacity"]
+            acc[3] += r["used"]
+        r = resources.get("DISK_GB")
+        if r is not None:
+            acc[4] += r["capacity"]
+            acc[5] += r["used"]
 
     ordered: list[HostState] = []
     seen: set[str] = set()

@@ -8,10 +8,16 @@ reload. Heartbeats are not logged (thousands of hosts beat every few seconds and
 invalidate every snapshot all the time): their times are re-read for all hosts at most
 every ``heartbeat_refresh`` seconds, so a host is seen going down or up that much late.
 
-HostStates are new objects on every call, with their own lists and dicts; the
-InstanceInfo records inside ``instances`` are shared with the snapshot (building 50,000
-copies per request would cost more than the rest of the decision) and must be treated as
-read-only: ``HostState.consume`` adds new ones, which is fine.
+HostStates are new objects on every call, with their own ServiceState, lists and dicts
+(cpu_info and stats are shallow copies). Two kinds of record inside are shared: the
+AggregateInfo objects are fresh per call but shared by the hosts of that call, and the
+InstanceInfo records in ``instances`` are the snapshot's own (copying 50,000 of them per
+request would cost more than the rest of the decision). Treat both as read-only;
+``HostState.consume`` only adds new InstanceInfo entries, which is fine.
+
+Cost, measured on the project's loaded 2-core machine with 10,000 hosts and 50,000
+instances: about 0.3 ms for a refresh when nothing changed, 5-8 ms CPU for 1,000 HostStates,
+1-2 s for the full load a process does once.
 """
 
 from __future__ import annotations
