@@ -40,8 +40,10 @@ def _register() -> None:
         allocations,
         candidates,
         classes,
+        hosts,
         inventories,
         providers,
+        scheduling,
         serve,
         traits,
         usages,
@@ -52,6 +54,8 @@ def _register() -> None:
     for group in (providers.provider, inventories.inventory, traits.trait, aggregates.aggregate,
                   allocations.allocation, candidates.candidate, usages.usage, classes.resource_class):
         cli.add_command(group)
+    for command in (hosts.host, scheduling.schedule):
+        cli.add_command(command)
     try:
         from allotment.bench.cli import bench
     except ImportError:  # the bench tool is optional at import time
