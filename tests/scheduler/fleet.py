@@ -147,3 +147,38 @@ def open_fleet(tmp: Path, *, registry_url: str | None = None,
 
 def new_uuid() -> str:
     return str(uuidlib.uuid4())
+
+
+# ---- child processes (importable under the spawn start method) -------------------------------------
+
+
+def scheduling_worker(placement_url: str, registry_url: str, specs: list[dict[str, Any]], seed: int,
+                      barrier: Any, results: Any) -> None:
+    """One scheduler process with its own clients: place each spec (RequestSpec.to_dict()) in turn.
+
+    Reports (index, outcomes) where an outcome is ("placed", instance uuids, hosts),
+    ("no_valid_host", instance uuids, reason) or ("error", instance uuids, traceback).
+    """
+    import traceback
+
+    from allotment.client import connect
+    from allotment.scheduler.selection import NoValidHost
+
+    outcomes: list[tuple[str, list[str], Any]] = []
+    try:
+        with connect(placement_url, timeout=60) as placement, \
+                Registry.open(registry_url, migrate=False, heartbeat_refresh=0) as registry:
+            scheduler = Scheduler(placement, registry, scheduler_config(), rng=random.Random(seed))
+            barrier.wait(120)
+            for data in specs:
+                spec = RequestSpec.from_dict(data)
+                try:
+                    result = scheduler.select_destinations(spec)
+                    outcomes.append(("placed", result.instance_uuids, result.hosts))
+                except NoValidHost as exc:
+                    outcomes.append(("no_valid_host", spec.instance_uuids, exc.reason))
+                except Exception:  # noqa: BLE001 - reported to the parent
+                    outcomes.append(("error", spec.instance_uuids, traceback.format_exc()))
+    except BaseException:  # noqa: BLE001 - reported to the parent
+        outcomes.append(("error", [], traceback.format_exc()))
+    results.put((seed, outcomes))
