@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import queue
+import uuid as uuidlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -80,7 +81,6 @@ def plans_for(group: Any) -> list[list[dict[str, Any]]]:
             boot_spec(FLAVOR, num_instances=2).to_dict(),
         ])
     # Give every request its instance uuids up front, so the failed ones can be looked up too.
-    import uuid as uuidlib
     for specs in plans:
         for spec in specs:
             spec["instance_uuids"] = [str(uuidlib.uuid4()) for _ in range(spec["num_instances"])]
