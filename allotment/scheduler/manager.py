@@ -241,9 +241,9 @@ class Scheduler:
                 clock.lap("claim")
                 if chosen is None:
                     raise NoValidHost(
-                        f"not enough hosts: placed {index} of {count} instance(s); claims on the "
-                        f"{len(ordered)} host(s) that passed the filters failed (resources taken meanwhile "
-                        f"or server group policy)")
+                        f"not enough hosts: placed {index} of {count} instance(s); none of the {len(ordered)} "
+                        f"host(s) that passed the filters could take the next one (resources used by earlier "
+                        f"instances of the request or taken meanwhile, or refused by the server group)")
                 self._consume(chosen, work, ledger, fields, move)
                 ranked.append(ordered)
                 current = result.hosts
