@@ -12,8 +12,12 @@ Both are exported (``schedule``, ``scheduler``) for ``main.py`` to register.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import dataclasses
+import logging
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -26,19 +30,24 @@ from rich.text import Text
 
 from allotment.cli.output import console
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
-from allotment.client import PlacementError
+from allotment.client import PlacementError, connect, direct
+from allotment.scheduler.api.app import create_app
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
 from allotment.scheduler.filters.errors import FilterError
 from allotment.scheduler.manager import ConsumerInUse, NoValidHost, Scheduler
+from allotment.scheduler.plugins import load_filters, load_weighers
 from allotment.scheduler.registry import Registry, RegistryError
+from allotment.scheduler.registry import client as registry_client
 from allotment.scheduler.spec import Flavor, Image, InvalidRequestSpec, RequestSpec
 
 __all__ = ["schedule", "scheduler"]
 
 DEFAULT_REGISTRY_DB = SchedulerConfig.db_url
 STAGES = ("request_filters", "placement_query", "host_states", "filtering", "weighing", "claim", "total")
-_SPEC_FLAGS = ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "flavor_name", "extra_specs", "image_properties",
-               "image_id", "num_instances", "project_id", "user_id", "availability_zone", "hints", "group")
+_NO_VALID_HOST = str(NoValidHost(""))  # the start of the service's message, before the reason
+_SPEC_FLAGS = ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "flavor_name", "extra_specs",
+               "image_properties", "image_id", "num_instances", "project_id", "user_id", "availability_zone", "hints",
+               "group")
 
 
 def _pair(item: str, hint: str) -> tuple[str, str]:
@@ -69,8 +78,14 @@ def _given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
 
 
-def _placement(ctx: click.Context, url: str | None, db: str | None, config: SchedulerConfig) -> tuple[str | None,
-                                                                                                     str | None]:
+def _flag(ctx: click.Context, name: str) -> str:
+    """The option's name on the command line (``--extra-spec`` for ``extra_specs``)."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    return next((o for o in param.opts if o.startswith("--")), param.opts[0])
+
+
+def _placement(ctx: click.Context, url: str | None, db: str | None,
+               config: SchedulerConfig) -> tuple[str | None, str | None]:
     """(url, db) of placement: a flag beats the environment, which beats the config file; HTTP by default."""
     if url and db:
         url_flag, db_flag = _given(ctx, "placement_url"), _given(ctx, "placement_db")
@@ -201,11 +216,17 @@ def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | N
 
 def _schedule_remote(spec: RequestSpec, alternates: bool, url: str) -> dict[str, Any]:
     """Ask the scheduler service at ``url`` (``POST /select_destinations``)."""
-    from allotment.scheduler.registry.client import connect
-
-    with _failures(f"the scheduler at {url}"), connect(url) as client:
-        return client.request("POST", "/select_destinations",
-                              json={"spec": spec.to_dict(), "return_alternates": alternates})
+    body = {"request_spec": spec.to_dict(), "return_alternates": alternates}
+    with _failures(f"the scheduler at {url}"), registry_client.connect(url) as client:
+        try:
+            answer: dict[str, Any] = client.request("POST", "/select_destinations", json=body)
+        except RegistryError as exc:
+            if exc.code == "scheduler.no_valid_host":
+                raise NoValidHost(exc.detail.removeprefix(_NO_VALID_HOST).strip()) from None
+            if exc.code == "scheduler.invalid_request_spec":
+                raise InvalidRequestSpec(exc.detail) from None
+            raise
+    return answer
 
 
 def _placement_options(func: Any) -> Any:
@@ -268,7 +289,7 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, fmt
     if spec_file is not None:
         extra = [name for name in _SPEC_FLAGS if _given(ctx, name)]
         if extra:
-            raise click.UsageError(f"--spec FILE is the whole request; leave out --{extra[0].replace('_', '-')}")
+            raise click.UsageError(f"--spec FILE is the whole request; leave out {_flag(ctx, extra[0])}")
         spec = _spec_from_file(spec_file)
     else:
         spec = _spec_from_flags(flags)
@@ -278,9 +299,88 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, fmt
     if scheduler_url:
         if local:
             raise click.UsageError(f"--scheduler-url asks a service that has its own placement, registry and "
-                                   f"configuration; leave out --{local[0].replace('_', '-').removesuffix('-file')}")
+                                   f"configuration; leave out {_flag(ctx, local[0])}")
         result = _schedule_remote(spec, not no_alternates, scheduler_url)
     else:
         config = _load_config(config_file, db)
         result = _schedule_here(spec, not no_alternates, _placement(ctx, placement_url, placement_db, config), config)
     _show(result, fmt)
+
+
+# ---- the service -----------------------------------------------------------------------------
+
+
+@click.group("scheduler", context_settings={"help_option_names": ["-h", "--help"]})
+def scheduler() -> None:
+    """The scheduler service (POST /select_destinations, /migrations, and the host registry API)."""
+
+
+def _prepare(config: SchedulerConfig) -> None:
+    """What the workers share, done once before they fork: schemas created or upgraded, plugins checked."""
+    try:
+        load_filters(config)
+        load_weighers(config)
+    except ValueError as exc:
+        raise click.UsageError(f"configuration: {exc}") from None
+    _open_registry(config.db_url, config).close()
+    if config.placement_db:
+        session = Session(db=config.placement_db)
+        try:
+            _ = session.client  # opening the direct client creates or upgrades placement's schema
+        finally:
+            session.close()
+
+
+def _worker_app(config: SchedulerConfig, stack: contextlib.ExitStack) -> Any:
+    """One worker's application: its own registry engine and placement client, closed with ``stack``."""
+    registry = Registry.open(config.db_url, service_down_time=config.service_down_time, migrate=False)
+    stack.callback(registry.close)
+    if config.placement_db:
+        placement = stack.enter_context(direct(config.placement_db))
+    else:
+        placement = stack.enter_context(connect(config.placement_url or DEFAULT_URL))
+    return create_app(registry, scheduler=Scheduler(placement, registry, config))
+
+
+@scheduler.command("serve")
+@_CONFIG
+@_registry_option
+@_placement_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8779, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1), help="Threads per worker.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+def serve(ctx: click.Context, config_file: str | None, db: str | None, placement_url: str | None,
+          placement_db: str | None, host: str, port: int, workers: int, threads: int, log_level: str) -> None:
+    """Serve the scheduler API under gunicorn (creates or upgrades the registry schema first)."""
+    config = _load_config(config_file, db)
+    url, placement_db = _placement(ctx, placement_url, placement_db, config)
+    config = dataclasses.replace(config, placement_url=url, placement_db=placement_db)
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    _prepare(config)
+    from gunicorn.app.base import BaseApplication
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings: dict[str, Any] = {
+                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
+                "graceful_timeout": 10, "timeout": 120, "keepalive": 2, "accesslog": None, "loglevel": log_level,
+                "proc_name": "allotment-scheduler", "control_socket_disable": True,
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            # Runs in each worker after the fork: each opens its own connections (closed when it exits).
+            stack = contextlib.ExitStack()
+            atexit.register(stack.close)
+            return _worker_app(config, stack)
+
+    where = f"placement database {_hide_password(placement_db)}" if placement_db else f"placement at {url}"
+    click.echo(f"allotment scheduler API on http://{host}:{port} ({workers} workers, registry "
+               f"{_hide_password(config.db_url)}, {where})", err=True)
+    _Server().run()

@@ -8,14 +8,20 @@ The fleet's providers live in placement on a SQLite file (reached by the command
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from allotment.cli.scheduling import schedule
+from allotment.bench.servers import free_port
+from allotment.cli.scheduling import schedule, scheduler
 from tests.scheduler.fleet import Fleet, boot_spec, flavor, open_fleet
 
 HOSTS = 3
@@ -170,3 +176,97 @@ def test_environment_names_placement_and_registry(fleet: Fleet, tmp_path: Path) 
            "ALLOTMENT_SCHEDULER_DB": f"sqlite:///{tmp_path / 'registry.sqlite'}"}
     result = _ok_json(_run("--vcpus", "1", "--memory-mb", "512", "-f", "json", env=env))
     _check_claimed(fleet, result, {"VCPU": 1, "MEMORY_MB": 512})
+
+
+# ---- scheduler serve ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def service(fleet: Fleet, tmp_path: Path) -> Iterator[str]:
+    """``allotment scheduler serve`` as a subprocess on a free port, over the fleet's placement and registry."""
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    args = [sys.executable, "-c", "from allotment.cli.scheduling import scheduler; scheduler()",
+            "serve", "--port", str(port), "--workers", "1", *_where(tmp_path)]
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN_ENV}
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx.get(f"{url}/", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def test_serve_answers_select_destinations(fleet: Fleet, service: str, tmp_path: Path) -> None:
+    root = httpx.get(f"{service}/").json()
+    assert "/select_destinations" in root["routes"] and "/hosts" in root["routes"]
+    instance = str(uuidlib.uuid4())
+    spec = boot_spec(flavor(vcpus=2, memory_mb=1024), instance_uuids=[instance])
+    resp = httpx.post(f"{service}/select_destinations", json={"request_spec": spec.to_dict()}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    _check_claimed(fleet, resp.json(), {"VCPU": 2, "MEMORY_MB": 1024, "DISK_GB": 1})
+    # The service's registry is the fleet's: the instance is recorded on its host.
+    assert fleet.registry.get_instance(instance).host == resp.json()["selections"][0][0]["host"]
+
+    # ``allotment schedule --scheduler-url`` goes through it.
+    result = _ok_json(_run("--vcpus", "1", "--memory-mb", "256", "-n", "2", "-f", "json", "--scheduler-url", service))
+    _check_claimed(fleet, result, {"VCPU": 1, "MEMORY_MB": 256})
+    result = _run("--vcpus", "64", "--memory-mb", "256", env={"ALLOTMENT_SCHEDULER_URL": service})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: no valid host: placement found no allocation candidates"), result.stderr
+    result = _run("--vcpus", "1", "--memory-mb", "256", "--extra-spec", "hw:cpu_policy=sometimes",
+                  "--scheduler-url", service)
+    assert result.exit_code == 1 and result.stderr.startswith("error: invalid request"), result.stderr
+    result = _run("--vcpus", "1", "--memory-mb", "256", "--scheduler-url", service, "--db", "sqlite://")
+    assert result.exit_code == 2 and "leave out --db" in result.stderr
+
+
+def test_schedule_reports_an_unreachable_scheduler(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = _run("--vcpus", "1", "--memory-mb", "256", "--scheduler-url", url)
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: cannot reach the scheduler at {url}")
+
+
+def test_serve_refuses_a_bad_configuration(tmp_path: Path) -> None:
+    conf = tmp_path / "scheduler.toml"
+    conf.write_text('[scheduler]\nenabled_filters = ["NoSuchFilter"]\n')
+    result = CliRunner().invoke(scheduler, ["serve", "--config", str(conf), *_where(tmp_path)], env=CLEAN_ENV)
+    assert result.exit_code == 2 and "unknown filter 'NoSuchFilter'" in result.stderr, result.output
+    conf.write_text('[scheduler]\nmax_atempts = 3\n')
+    result = CliRunner().invoke(scheduler, ["serve", "--config", str(conf), *_where(tmp_path)], env=CLEAN_ENV)
+    assert result.exit_code == 2 and "unknown [scheduler] option(s): max_atempts" in result.stderr, result.output
+
+
+def test_config_file_names_placement_registry_and_options(fleet: Fleet, tmp_path: Path) -> None:
+    conf = tmp_path / "scheduler.toml"
+    conf.write_text(f'[scheduler]\nplacement_db = "sqlite:///{tmp_path / "placement.sqlite"}"\n'
+                    f'db_url = "sqlite:///{tmp_path / "registry.sqlite"}"\nmax_attempts = 2\n')
+    result = _ok_json(_run("--vcpus", "1", "--memory-mb", "512", "-f", "json", "--config", str(conf)))
+    _check_claimed(fleet, result, {"VCPU": 1, "MEMORY_MB": 512})
+    assert [len(s) for s in result["selections"]] == [2]  # the host and one alternate
+    # A flag beats the file: this placement is empty, so nothing fits.
+    result = _run("--vcpus", "1", "--memory-mb", "512", "--config", str(conf),
+                  "--placement-db", f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert result.exit_code == 1 and result.stderr.startswith("error: no valid host: ")
+
+
+def test_spec_file_refuses_each_request_flag_by_its_name(fleet: Fleet, tmp_path: Path) -> None:
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_bytes(boot_spec().to_json())
+    for args, name in ((("--extra-spec", "a=b"), "--extra-spec"), (("--hint", "a=b"), "--hint"),
+                       (("-n", "2"), "--num-instances"), (("--image-property", "a=b"), "--image-property"),
+                       (("--flavor-vcpus", "2"), "--vcpus")):
+        result = _run("--spec", str(spec_file), *args, *_where(tmp_path))
+        assert result.exit_code == 2 and f"leave out {name}" in result.stderr, result.stderr
