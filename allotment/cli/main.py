@@ -54,7 +54,7 @@ def _register() -> None:
     for group in (providers.provider, inventories.inventory, traits.trait, aggregates.aggregate,
                   allocations.allocation, candidates.candidate, usages.usage, classes.resource_class):
         cli.add_command(group)
-    for command in (hosts.host, scheduling.schedule):
+    for command in (hosts.host, scheduling.schedule, scheduling.scheduler):
         cli.add_command(command)
     try:
         from allotment.bench.cli import bench
