@@ -3,6 +3,10 @@
 Talks to a scheduler API (``--url``, env ALLOTMENT_SCHEDULER_URL) or runs the API
 in-process on a database (``--db``, env ALLOTMENT_DB). Not registered in ``main.py`` here:
 the ``host`` group is added to the top-level command by the lead.
+
+The commands that change a host's aggregates or disabled flag also make placement agree
+when given ``--placement-url`` or ``--placement-db`` (``registry.placement_sync``);
+``host sync`` repairs placement for every host, or those named.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+import allotment.client
 from allotment.scheduler.api.serialize import aggregate_json, host_json
 from allotment.scheduler.registry.client import RegistryClient, connect, direct
 from allotment.scheduler.registry.errors import RegistryError
 from allotment.scheduler.registry.models import Aggregate, Host
+from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync, PlacementSyncError
 
 __all__ = ["host"]
 
@@ -32,6 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HOST_COLUMNS = ("name", "provider_uuid", "cell", "hypervisor_type", "up", "disabled", "forced_down", "last_heartbeat")
 AGGREGATE_COLUMNS = ("uuid", "name", "metadata", "hosts")
+SYNC_COLUMNS = ("host", "provider_uuid", "added", "removed", "disabled", "error")
 
 
 class _Session:
@@ -53,6 +60,22 @@ class _Session:
                 raise click.UsageError("say where the registry is: --url (env ALLOTMENT_SCHEDULER_URL) "
                                        "or --db (env ALLOTMENT_DB)")
         return self._client
+
+    def placement_sync(self, url: str | None, db: str | None) -> PlacementSync | None:
+        """A sync over the placement given by ``--placement-url`` / ``--placement-db``, or None."""
+        if url and db:
+            raise click.UsageError("give --placement-url or --placement-db, not both")
+        if db:
+            try:
+                placement = self._stack.enter_context(allotment.client.direct(db))
+            except Exception as exc:  # any driver or URL error: say which database and why
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise click.ClickException(f"cannot open placement on {db}: {reason}") from exc
+        elif url:
+            placement = self._stack.enter_context(allotment.client.connect(url))
+        else:
+            return None
+        return PlacementSync(placement)
 
     def close(self) -> None:
         self._stack.close()
@@ -115,6 +138,27 @@ def _record(fmt: str, row: dict[str, Any]) -> None:
 def _format_option(func: F) -> F:
     return click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
                         show_default=True, help="Output format.")(func)
+
+
+def _placement_options(func: F) -> F:
+    func = click.option("--placement-db", default=None, metavar="URL",
+                        help="Keep placement, run in-process on this database, in step.")(func)
+    return click.option("--placement-url", default=None, metavar="URL",
+                        help="Keep the placement API at this endpoint in step (the host provider's "
+                             "aggregates and COMPUTE_STATUS_DISABLED).")(func)
+
+
+def _synced(sync: PlacementSync | None, call: Callable[[PlacementSync], object], done: str, name: str,
+            show: Callable[[], None]) -> None:
+    """Show the registry's answer, then make placement agree; a failure exits 1 saying how to repair."""
+    show()
+    if sync is None:
+        return
+    try:
+        call(sync)
+    except PlacementSyncError as exc:
+        raise click.ClickException(f"{done} in the registry, but placement was not updated: {exc.detail}. "
+                                   f"Repair with 'allotment host sync {name}' and the placement option.") from None
 
 
 def _pairs(values: Iterable[str], what: str) -> dict[str, str]:
@@ -227,19 +271,30 @@ def heartbeat(ctx: click.Context, name: str) -> None:
 @click.argument("name")
 @click.option("--reason", default=None, help="Why (shown in host show).")
 @_format_option
+@_placement_options
 @click.pass_context
-def disable(ctx: click.Context, name: str, reason: str | None, fmt: str) -> None:
+def disable(ctx: click.Context, name: str, reason: str | None, fmt: str, placement_url: str | None,
+            placement_db: str | None) -> None:
     """Stop scheduling to host NAME."""
-    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, disabled=True, disabled_reason=reason)))
+    session = _session(ctx)
+    sync = session.placement_sync(placement_url, placement_db)
+    found = session.client.set_host_status(name, disabled=True, disabled_reason=reason)
+    _synced(sync, lambda s: s.sync_disabled(session.client, name), f"host {name!r} was disabled", name,
+            lambda: _record(fmt, _host_row(found)))
 
 
 @host.command("enable")
 @click.argument("name")
 @_format_option
+@_placement_options
 @click.pass_context
-def enable(ctx: click.Context, name: str, fmt: str) -> None:
+def enable(ctx: click.Context, name: str, fmt: str, placement_url: str | None, placement_db: str | None) -> None:
     """Schedule to host NAME again (clears the disabled reason)."""
-    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, disabled=False)))
+    session = _session(ctx)
+    sync = session.placement_sync(placement_url, placement_db)
+    found = session.client.set_host_status(name, disabled=False)
+    _synced(sync, lambda s: s.sync_disabled(session.client, name), f"host {name!r} was enabled", name,
+            lambda: _record(fmt, _host_row(found)))
 
 
 @host.command("force-down")
@@ -258,6 +313,42 @@ def force_down(ctx: click.Context, name: str, clear: bool, fmt: str) -> None:
 def delete(ctx: click.Context, name: str) -> None:
     """Remove host NAME from the registry (refused while instances are recorded on it)."""
     _session(ctx).client.delete_host(name)
+
+
+def _sync_row(r: HostSync) -> dict[str, Any]:
+    disabled = {True: "trait added", False: "trait removed", None: ""}[r.disabled]
+    return {"host": r.host, "provider_uuid": r.provider_uuid, "added": r.added, "removed": r.removed,
+            "disabled": disabled if r.error is None else "", "error": r.error}
+
+
+@host.command("sync")
+@click.argument("names", metavar="[HOST]...", nargs=-1)
+@_placement_options
+@_format_option
+@click.pass_context
+def sync(ctx: click.Context, names: tuple[str, ...], placement_url: str | None, placement_db: str | None,
+         fmt: str) -> None:
+    """Make placement agree with the registry for every host (or those named): a repair.
+
+    Each host's root provider is put in the placement aggregates of its registry
+    aggregates and taken out of the other registry aggregates (aggregates the registry does
+    not know are left alone), and carries COMPUTE_STATUS_DISABLED exactly while the host is
+    disabled. Exit status 1 when a host could not be synced (its provider missing, say).
+    """
+    session = _session(ctx)
+    placement = session.placement_sync(placement_url, placement_db)
+    if placement is None:
+        raise click.UsageError("say where placement is: --placement-url or --placement-db")
+    try:
+        report = placement.sync_all(session.client, names or None)
+    except PlacementSyncError as exc:
+        raise click.ClickException(exc.detail) from None
+    _listing(fmt, SYNC_COLUMNS, [_sync_row(r) for r in report])
+    if fmt == "table":
+        click.echo(f"{len(report)} host(s) checked, {sum(r.changed for r in report)} changed in placement", err=True)
+    failed = [r for r in report if r.error]
+    if failed:
+        raise click.ClickException(f"{len(failed)} host(s) not synced: {', '.join(r.host for r in failed)}")
 
 
 # ---- aggregates ------------------------------------------------------------------------------
@@ -328,22 +419,34 @@ def aggregate_set(ctx: click.Context, ref: str, name: str | None, zone: str | No
 @click.argument("ref", metavar="AGGREGATE")
 @click.argument("host_name", metavar="HOST")
 @_format_option
+@_placement_options
 @click.pass_context
-def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str) -> None:
+def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+                       placement_db: str | None) -> None:
     """Put HOST in AGGREGATE (name or uuid)."""
-    client = _session(ctx).client
-    _record(fmt, aggregate_json(client.add_aggregate_host(_resolve(client, ref).uuid, host_name)))
+    session = _session(ctx)
+    sync = session.placement_sync(placement_url, placement_db)
+    agg = session.client.add_aggregate_host(_resolve(session.client, ref).uuid, host_name)
+    _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]),
+            f"host {host_name!r} was added to aggregate {agg.name!r}", host_name,
+            lambda: _record(fmt, aggregate_json(agg)))
 
 
 @aggregate.command("remove-host")
 @click.argument("ref", metavar="AGGREGATE")
 @click.argument("host_name", metavar="HOST")
 @_format_option
+@_placement_options
 @click.pass_context
-def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, fmt: str) -> None:
+def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+                          placement_db: str | None) -> None:
     """Take HOST out of AGGREGATE (name or uuid)."""
-    client = _session(ctx).client
-    _record(fmt, aggregate_json(client.remove_aggregate_host(_resolve(client, ref).uuid, host_name)))
+    session = _session(ctx)
+    sync = session.placement_sync(placement_url, placement_db)
+    agg = session.client.remove_aggregate_host(_resolve(session.client, ref).uuid, host_name)
+    _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]),
+            f"host {host_name!r} was removed from aggregate {agg.name!r}", host_name,
+            lambda: _record(fmt, aggregate_json(agg)))
 
 
 @aggregate.command("list")

@@ -14,11 +14,13 @@ from typing import Any
 
 import falcon
 
+from allotment.client import PlacementClient
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
 from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.registry import Registry
+from allotment.scheduler.registry.placement_sync import PlacementSync
 
 __all__ = ["create_app"]
 
@@ -43,15 +45,20 @@ class _RequestLog:
 
 
 def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = (),
-               scheduler: Scheduler | None = None) -> falcon.App:
+               scheduler: Scheduler | None = None, placement: PlacementClient | None = None) -> falcon.App:
     """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs.
 
     With a ``scheduler`` (over the same registry) it also serves POST /select_destinations and /migrations.
+    With ``placement``, changes to a host's aggregates or disabled flag are also made in placement
+    (``registry.placement_sync``); a failed placement write answers 502 after the registry change.
     """
     app = falcon.App(middleware=[_RequestLog()])
     install_error_handlers(app)
     table = [*routes(registry), *(scheduling.routes(scheduler) if scheduler is not None else ()), *extra_routes]
+    sync = PlacementSync(placement) if placement is not None else None
     for template, resource in table:
+        if hasattr(resource, "placement_sync"):  # the aggregate-host and host-status resources
+            setattr(resource, "placement_sync", sync)
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))
     return app

@@ -6,8 +6,10 @@ import falcon
 
 from allotment.scheduler.api import schemas
 from allotment.scheduler.api.media import host_name, read_json, uuid_param, write_json
+from allotment.scheduler.api.resources.hosts import sync_placement
 from allotment.scheduler.api.serialize import aggregate_json
 from allotment.scheduler.registry import Registry
+from allotment.scheduler.registry.placement_sync import PlacementSync
 
 
 class AggregateCollection:
@@ -53,13 +55,22 @@ class AggregateMetadata:
 
 
 class AggregateHost:
+    placement_sync: PlacementSync | None = None  # set by create_app(..., placement=...)
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, uuid: str, name: str) -> None:
-        agg = self.registry.add_aggregate_host(uuid_param(uuid, "aggregate uuid"), host_name(name))
+        uuid, name = uuid_param(uuid, "aggregate uuid"), host_name(name)
+        agg = self.registry.add_aggregate_host(uuid, name)
+        self._sync(uuid, name, f"host {name!r} was added to aggregate {uuid}")
         write_json(resp, aggregate_json(agg))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, uuid: str, name: str) -> None:
-        agg = self.registry.remove_aggregate_host(uuid_param(uuid, "aggregate uuid"), host_name(name))
+        uuid, name = uuid_param(uuid, "aggregate uuid"), host_name(name)
+        agg = self.registry.remove_aggregate_host(uuid, name)
+        self._sync(uuid, name, f"host {name!r} was removed from aggregate {uuid}")
         write_json(resp, aggregate_json(agg))
+
+    def _sync(self, uuid: str, name: str, done: str) -> None:
+        sync_placement(self.placement_sync, lambda s: s.sync_aggregates(self.registry, name, [uuid]), done, name)

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import falcon
 
 from allotment.scheduler.api import schemas
+from allotment.scheduler.api.errors import ApiError
 from allotment.scheduler.api.media import host_name, read_json, write_json
 from allotment.scheduler.api.serialize import host_json
-from allotment.scheduler.registry import Registry
+from allotment.scheduler.registry import NotFound, Registry
 from allotment.scheduler.registry.common import UNSET
+from allotment.scheduler.registry.placement_sync import PlacementSync, PlacementSyncError
+
+
+def sync_placement(sync: PlacementSync | None, call: Callable[[PlacementSync], object], done: str, name: str) -> None:
+    """After a registry write, make placement agree (when the app has a placement client).
+
+    The registry goes first: it validates the change (zones, duplicates) in its own
+    transaction, and placement is only written for changes it accepted. If placement
+    fails, the answer is 502 and the registry change stays; ``allotment host sync`` repairs.
+    """
+    if sync is None:
+        return
+    try:
+        call(sync)
+    except NotFound:
+        return  # the host was deleted meanwhile: nothing left to keep in step
+    except PlacementSyncError as exc:
+        raise ApiError(502, f"{done} in the registry, and that change stays, but placement was not updated: "
+                            f"{exc.detail}. Once placement is fixed, repair it with 'allotment host sync {name}' "
+                            "(and --placement-url or --placement-db).",
+                       "scheduler.placement_sync_failed") from exc
 
 
 class HostCollection:
@@ -52,6 +76,8 @@ class HostHeartbeat:
 
 
 class HostStatus:
+    placement_sync: PlacementSync | None = None  # set by create_app(..., placement=...)
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
@@ -61,4 +87,7 @@ class HostStatus:
         host = self.registry.set_host_status(
             name, disabled=body.get("disabled"), disabled_reason=body.get("disabled_reason", UNSET),
             forced_down=body.get("forced_down"))
+        if "disabled" in body:
+            sync_placement(self.placement_sync, lambda s: s.sync_disabled(self.registry, name),
+                           f"host {name!r} was {'disabled' if body['disabled'] else 'enabled'}", name)
         write_json(resp, host_json(host))
