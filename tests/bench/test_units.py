@@ -72,13 +72,10 @@ def test_ratio_is_above_one_when_allotment_is_better() -> None:
 # --- workload registry and plan ---------------------------------------------------------------------------------
 
 
-def test_registry_marks_unwritten_workloads_as_todo() -> None:
+def test_registry_holds_every_planned_workload_ready() -> None:
     assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "race", "nested",
-                                                            "explode"}
-    for name in ("schedule",):
-        assert not REGISTRY[name].ready
-        with pytest.raises(ValueError, match="not implemented"):
-            resolve([name])
+                                                            "explode", "schedule"}
+    assert [(w.name, measured) for w, measured in resolve(["schedule"])] == [("load", False), ("schedule", True)]
     with pytest.raises(ValueError, match="unknown"):
         resolve(["nope"])
 
@@ -335,13 +332,13 @@ def test_cli_measures_a_server_given_by_url(tmp_path) -> None:
     assert doc["workloads"] == ["ac"] and doc["setup_workloads"] == ["load"]
 
 
-def test_cli_rejects_unknown_targets_and_todo_workloads() -> None:
+def test_cli_rejects_unknown_targets_and_workloads() -> None:
     from click.testing import CliRunner
 
     from allotment.bench.cli import bench
 
     assert CliRunner().invoke(bench, ["run", "--targets", "nova"]).exit_code == 2
-    assert CliRunner().invoke(bench, ["run", "-w", "schedule"]).exit_code == 2
+    assert CliRunner().invoke(bench, ["run", "-w", "nope"]).exit_code == 2
     assert CliRunner().invoke(bench, ["run", "--targets", "allotment", "--url-upstream", "http://x"]).exit_code == 2
 
 
