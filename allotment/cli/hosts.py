@@ -1,8 +1,8 @@
 """``allotment host ...``: the scheduler's host registry from the command line.
 
 Talks to a scheduler API (``--url``, env ALLOTMENT_SCHEDULER_URL) or runs the API
-in-process on a database (``--db``, env ALLOTMENT_DB). Not registered in ``main.py`` here:
-the ``host`` group is added to the top-level command by the lead.
+in-process on a database (``--db``, env ALLOTMENT_SCHEDULER_DB, as for ``schedule``);
+the ``host`` group is added to the top-level command in ``main.py``.
 
 The commands that change a host's aggregates or disabled flag also make placement agree
 when given ``--placement-url`` or ``--placement-db`` (``registry.placement_sync``);
@@ -58,7 +58,7 @@ class _Session:
                 self._client = self._stack.enter_context(direct(self.db))
             else:
                 raise click.UsageError("say where the registry is: --url (env ALLOTMENT_SCHEDULER_URL) "
-                                       "or --db (env ALLOTMENT_DB)")
+                                       "or --db (env ALLOTMENT_SCHEDULER_DB)")
         return self._client
 
     def placement_sync(self, url: str | None, db: str | None) -> PlacementSync | None:
@@ -178,8 +178,8 @@ def _session(ctx: click.Context) -> _Session:
 @click.group(cls=_HostGroup)
 @click.option("--url", envvar="ALLOTMENT_SCHEDULER_URL", default=None, metavar="URL",
               help="Scheduler API endpoint (env ALLOTMENT_SCHEDULER_URL).")
-@click.option("--db", "db", envvar="ALLOTMENT_DB", default=None, metavar="URL",
-              help="Run the scheduler API in-process on this database (env ALLOTMENT_DB).")
+@click.option("--db", "db", envvar="ALLOTMENT_SCHEDULER_DB", default=None, metavar="URL",
+              help="Run the scheduler API in-process on this database (env ALLOTMENT_SCHEDULER_DB).")
 @click.pass_context
 def host(ctx: click.Context, url: str | None, db: str | None) -> None:
     """Compute hosts and host aggregates of the scheduler's registry."""

@@ -339,7 +339,9 @@ def _worker_app(config: SchedulerConfig, stack: contextlib.ExitStack) -> Any:
         placement = stack.enter_context(direct(config.placement_db))
     else:
         placement = stack.enter_context(connect(config.placement_url or DEFAULT_URL))
-    return create_app(registry, scheduler=Scheduler(placement, registry, config))
+    # With a placement client the app also keeps placement's aggregates and the disabled
+    # trait in step with the registry's host aggregates and host status.
+    return create_app(registry, scheduler=Scheduler(placement, registry, config), placement=placement)
 
 
 @scheduler.command("serve")

@@ -232,6 +232,13 @@ def test_serve_answers_select_destinations(fleet: Fleet, service: str, tmp_path:
     result = _run("--vcpus", "1", "--memory-mb", "256", "--scheduler-url", service, "--db", "sqlite://")
     assert result.exit_code == 2 and "leave out --db" in result.stderr
 
+    # The served app keeps placement in step with the registry: a host put in an aggregate
+    # there lands in the placement aggregate of the same uuid.
+    name, root = next(iter(fleet.roots.items()))
+    agg = httpx.post(f"{service}/aggregates", json={"name": "rack9"}).json()["uuid"]
+    assert httpx.put(f"{service}/aggregates/{agg}/hosts/{name}").status_code == 200
+    assert fleet.placement.get_aggregates(root)[1] == [agg]
+
 
 def test_schedule_reports_an_unreachable_scheduler(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}"

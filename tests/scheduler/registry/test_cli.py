@@ -96,11 +96,11 @@ def test_errors_are_one_line_and_exit_1(db: str) -> None:
 
 
 def test_where_the_registry_is(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ALLOTMENT_DB", raising=False)
+    monkeypatch.delenv("ALLOTMENT_SCHEDULER_DB", raising=False)
     monkeypatch.delenv("ALLOTMENT_SCHEDULER_URL", raising=False)
     r = CliRunner().invoke(host, ["list"])
     assert r.exit_code == 2 and "--url" in r.output and "--db" in r.output
-    monkeypatch.setenv("ALLOTMENT_DB", db)
+    monkeypatch.setenv("ALLOTMENT_SCHEDULER_DB", db)
     rp = new_uuid()
     assert CliRunner().invoke(host, ["register", "c1", "--provider", rp]).exit_code == 0
     # An unreachable URL in the environment loses to --db given on the command line.

@@ -391,3 +391,26 @@ def test_cli_reports_a_failed_sync(registry_db: str, placement_db: str, placemen
     assert r.exit_code == 2 and "--placement-url or --placement-db" in r.output
     r = run(registry_db, "disable", "c1", "--placement-db", placement_db, "--placement-url", "http://x")
     assert r.exit_code == 2 and "not both" in r.output
+
+
+def test_api_deleting_a_host_takes_its_provider_out_of_the_registry_aggregates(
+        api: httpx.Client, reg: Registry, placement: PlacementClient) -> None:
+    rp = compute(placement, reg, "c1")
+    agg = reg.create_aggregate("rack1").uuid
+    pool = new_uuid()  # a placement-only aggregate (a shared storage pool's): not the registry's to remove
+    assert api.put(f"/aggregates/{agg}/hosts/c1").status_code == 200
+    placement.set_aggregates(rp, generation(placement, rp), [agg, pool])
+
+    assert api.delete("/hosts/c1").status_code == 204
+    assert aggregates(placement, rp) == {pool}
+    with pytest.raises(NotFound):
+        reg.get_host("c1")
+
+
+def test_api_deleting_a_host_whose_provider_is_gone_from_placement(
+        api: httpx.Client, reg: Registry, placement: PlacementClient) -> None:
+    rp = compute(placement, reg, "c1")
+    agg = reg.create_aggregate("rack1").uuid
+    assert api.put(f"/aggregates/{agg}/hosts/c1").status_code == 200
+    placement.delete_provider(rp)
+    assert api.delete("/hosts/c1").status_code == 204

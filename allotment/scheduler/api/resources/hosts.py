@@ -12,7 +12,7 @@ from allotment.scheduler.api.media import host_name, read_json, write_json
 from allotment.scheduler.api.serialize import host_json
 from allotment.scheduler.registry import NotFound, Registry
 from allotment.scheduler.registry.common import UNSET
-from allotment.scheduler.registry.placement_sync import PlacementSync, PlacementSyncError
+from allotment.scheduler.registry.placement_sync import PlacementSync, PlacementSyncError, ProviderNotFound
 
 
 def sync_placement(sync: PlacementSync | None, call: Callable[[PlacementSync], object], done: str, name: str) -> None:
@@ -45,6 +45,8 @@ class HostCollection:
 
 
 class HostItem:
+    placement_sync: PlacementSync | None = None  # set by create_app(..., placement=...)
+
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
 
@@ -62,8 +64,23 @@ class HostItem:
             resp.location = f"/hosts/{falcon.uri.encode_value(name)}"
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        self.registry.delete_host(host_name(name))
+        name = host_name(name)
+        host = self.registry.get_host(name)
+        self.registry.delete_host(name)
+        # Once the host is gone the registry no longer knows which placement aggregates were
+        # its own, so 'host sync' could not clean them up later: take the provider out now.
+        if host.aggregates:
+            sync_placement(self.placement_sync, lambda s: _leave_aggregates(s, host.provider_uuid, host.aggregates),
+                           f"host {name!r} was deleted", name)
         resp.status = 204
+
+
+def _leave_aggregates(sync: PlacementSync, provider_uuid: str, aggregates: list[str]) -> None:
+    try:
+        for agg in aggregates:
+            sync.remove_host_from_aggregate(provider_uuid, agg)
+    except ProviderNotFound:
+        pass  # the provider is gone from placement too: nothing to take out
 
 
 class HostHeartbeat:
