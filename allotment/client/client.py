@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
+import orjson
 
 from allotment.client.errors import from_response
 from allotment.client.models import Allocations, Inventory, Provider
@@ -60,7 +61,8 @@ class PlacementClient:
         body: Any = None
         if resp.content:
             try:
-                body = resp.json()
+                # orjson: a 1,000-candidate answer decodes in a fraction of the stdlib's time.
+                body = orjson.loads(resp.content)
             except ValueError:
                 body = resp.text
         if resp.status_code >= 400:
