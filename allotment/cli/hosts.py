@@ -26,10 +26,11 @@ from rich.table import Table
 from rich.text import Text
 
 import allotment.client
-from allotment.scheduler.api.serialize import aggregate_json, host_json
+from allotment.cli.session import CommandError
+from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
 from allotment.scheduler.registry.client import RegistryClient, connect, direct
-from allotment.scheduler.registry.errors import RegistryError
-from allotment.scheduler.registry.models import Aggregate, Host
+from allotment.scheduler.registry.errors import Conflict, NotFound, RegistryError
+from allotment.scheduler.registry.models import GROUP_POLICIES, Aggregate, Group, Host
 from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync, PlacementSyncError
 
 __all__ = ["host"]
@@ -39,6 +40,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 HOST_COLUMNS = ("name", "provider_uuid", "cell", "hypervisor_type", "up", "disabled", "forced_down", "last_heartbeat")
 AGGREGATE_COLUMNS = ("uuid", "name", "metadata", "hosts")
 SYNC_COLUMNS = ("host", "provider_uuid", "added", "removed", "disabled", "error")
+GROUP_COLUMNS = ("uuid", "name", "policy", "rules", "project_id", "user_id", "members", "hosts")
+MEMBER_COLUMNS = ("instance", "host")
 
 
 class _Session:
@@ -473,3 +476,99 @@ def aggregate_delete(ctx: click.Context, ref: str) -> None:
     """Delete AGGREGATE (name or uuid); it must have no hosts."""
     client = _session(ctx).client
     client.delete_aggregate(_resolve(client, ref).uuid)
+
+
+# ---- server groups ---------------------------------------------------------------------------
+
+
+class _ServerGroupGroup(click.Group):
+    """Registry refusals become ``error: <detail> (<code>)`` on stderr with exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RegistryError as exc:
+            raise CommandError(f"{exc.detail} ({exc.code})") from None
+
+
+@host.group("server-group", cls=_ServerGroupGroup)
+def server_group() -> None:
+    """Server groups: affinity and anti-affinity of instances (``allotment schedule --group UUID``)."""
+
+
+def _resolve_group(client: RegistryClient, ref: str) -> Group:
+    """A server group by uuid or by name (names need not be unique: an ambiguous name is refused)."""
+    try:
+        uuidlib.UUID(ref)
+        return client.get_group(ref)
+    except ValueError:
+        pass
+    named = [g for g in client.list_groups() if g.name == ref]
+    if not named:
+        raise NotFound(f"no server group named {ref!r}", "scheduler.server_group.not_found")
+    if len(named) > 1:
+        raise Conflict(f"{len(named)} server groups are named {ref!r} ({', '.join(g.uuid for g in named)}); "
+                       "give the uuid")
+    return named[0]
+
+
+def _group_summary(g: Group) -> dict[str, Any]:
+    return {**group_json(g), "members": len(g.members)}
+
+
+@server_group.command("create")
+@click.argument("name")
+@click.option("--policy", required=True, type=click.Choice(GROUP_POLICIES), help="How its members are placed.")
+@click.option("--max-server-per-host", type=click.IntRange(1, 2**31 - 1), default=None, metavar="N",
+              help="Members allowed on one host (anti-affinity only; default 1).")
+@click.option("--project-id", default=None, help="The project that owns it.")
+@click.option("--user-id", default=None, help="The user that owns it.")
+@click.option("--uuid", "group_uuid", default=None, help="Its uuid; default random.")
+@_format_option
+@click.pass_context
+def server_group_create(ctx: click.Context, name: str, policy: str, max_server_per_host: int | None,
+                        project_id: str | None, user_id: str | None, group_uuid: str | None, fmt: str) -> None:
+    """Create server group NAME with a placement policy."""
+    if max_server_per_host is not None and policy != "anti-affinity":
+        raise click.UsageError(f"--max-server-per-host is only allowed with --policy anti-affinity, not {policy}")
+    rules = {"max_server_per_host": max_server_per_host} if max_server_per_host is not None else None
+    group = _session(ctx).client.create_group(name, policy, rules=rules, project_id=project_id, user_id=user_id,
+                                              uuid=group_uuid)
+    _record(fmt, group_json(group))
+
+
+@server_group.command("list")
+@click.option("--project-id", default=None, help="Only the groups of this project.")
+@_format_option
+@click.pass_context
+def server_group_list(ctx: click.Context, project_id: str | None, fmt: str) -> None:
+    """List the server groups (the table counts members; json lists them)."""
+    groups = _session(ctx).client.list_groups(project_id=project_id)
+    if fmt == "json":
+        _listing(fmt, GROUP_COLUMNS, [group_json(g) for g in groups])
+    else:
+        _listing(fmt, GROUP_COLUMNS, [_group_summary(g) for g in groups])
+
+
+@server_group.command("show")
+@click.argument("ref", metavar="NAME_OR_UUID")
+@_format_option
+@click.pass_context
+def server_group_show(ctx: click.Context, ref: str, fmt: str) -> None:
+    """Show a server group, its members and the hosts they are on."""
+    group = _resolve_group(_session(ctx).client, ref)
+    if fmt == "json":
+        _record(fmt, group_json(group))
+        return
+    _record(fmt, _group_summary(group))
+    if group.members:
+        _listing(fmt, MEMBER_COLUMNS, [{"instance": i, "host": h} for i, h in group.members.items()])
+
+
+@server_group.command("delete")
+@click.argument("ref", metavar="NAME_OR_UUID")
+@click.pass_context
+def server_group_delete(ctx: click.Context, ref: str) -> None:
+    """Delete a server group (its memberships go with it; the instances stay)."""
+    client = _session(ctx).client
+    client.delete_group(_resolve_group(client, ref).uuid)
