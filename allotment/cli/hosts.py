@@ -85,15 +85,16 @@ class _Session:
 
 
 class _HostGroup(click.Group):
-    """Registry errors and unreachable servers become ``Error: ...`` with exit status 1."""
+    """Registry errors and unreachable servers become ``error: <detail> (<code>)`` with exit status 1,
+    as placement's refusals do in the other commands."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RegistryError as exc:
-            raise click.ClickException(exc.detail) from None
+            raise CommandError(f"{exc.detail} ({exc.code})") from None
         except httpx.TransportError as exc:
-            raise click.ClickException(f"cannot reach the scheduler API: {exc}") from None
+            raise CommandError(f"cannot reach the scheduler API: {exc}") from None
 
 
 def _cell(value: Any) -> str:
@@ -481,17 +482,7 @@ def aggregate_delete(ctx: click.Context, ref: str) -> None:
 # ---- server groups ---------------------------------------------------------------------------
 
 
-class _ServerGroupGroup(click.Group):
-    """Registry refusals become ``error: <detail> (<code>)`` on stderr with exit status 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RegistryError as exc:
-            raise CommandError(f"{exc.detail} ({exc.code})") from None
-
-
-@host.group("server-group", cls=_ServerGroupGroup)
+@host.group("server-group")
 def server_group() -> None:
     """Server groups: affinity and anti-affinity of instances (``allotment schedule --group UUID``)."""
 

@@ -80,7 +80,7 @@ def test_aggregates_by_name_or_uuid(db: str) -> None:
 
 def test_errors_are_one_line_and_exit_1(db: str) -> None:
     r = run(db, "show", "ghost")
-    assert r.exit_code == 1 and "Error: host 'ghost' is not registered" in r.output
+    assert r.exit_code == 1 and "error: host 'ghost' is not registered (scheduler.host.not_found)" in r.output
     r = run(db, "register", "c1", "--provider", "not-a-uuid")
     assert r.exit_code == 1 and "not a valid UUID" in r.output
     r = run(db, "register", "c1", "--provider", new_uuid(), "--supported-instance", "x86_64,qemu")
