@@ -23,6 +23,7 @@ instances: about 0.3 ms for a refresh when nothing changed, 5-8 ms CPU for 1,000
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import time
 from collections.abc import Iterable
@@ -158,6 +159,11 @@ class Snapshot:
         self.loaded = True
         self.full_loads += 1
         self._next_heartbeats = time.monotonic() + self.heartbeat_refresh
+        # The snapshot lives as long as the process. Left in the collector's generations, its
+        # 10^5 objects are rescanned by every full collection, which landed on scheduling
+        # requests: p90 of select_destinations over 1,000 hosts went from 94 ms to 35 ms once
+        # frozen. Objects dropped later are still freed by reference counting.
+        gc.freeze()
 
     def _reload_hosts(self, conn: Connection, ids: set[int] | None) -> None:
         """Replace the given hosts (None: all) with their current rows and instances."""
