@@ -428,12 +428,7 @@ def aggregate_set(ctx: click.Context, ref: str, name: str | None, zone: str | No
 def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
                        placement_db: str | None) -> None:
     """Put HOST in AGGREGATE (name or uuid)."""
-    session = _session(ctx)
-    sync = session.placement_sync(placement_url, placement_db)
-    agg = session.client.add_aggregate_host(_resolve(session.client, ref).uuid, host_name)
-    _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]),
-            f"host {host_name!r} was added to aggregate {agg.name!r}", host_name,
-            lambda: _record(fmt, aggregate_json(agg)))
+    _change_membership(ctx, ref, host_name, fmt, placement_url, placement_db, add=True)
 
 
 @aggregate.command("remove-host")
@@ -445,12 +440,19 @@ def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str, p
 def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
                           placement_db: str | None) -> None:
     """Take HOST out of AGGREGATE (name or uuid)."""
+    _change_membership(ctx, ref, host_name, fmt, placement_url, placement_db, add=False)
+
+
+def _change_membership(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+                       placement_db: str | None, *, add: bool) -> None:
+    """Add or remove the host in the registry, then (given placement options) make placement agree."""
     session = _session(ctx)
     sync = session.placement_sync(placement_url, placement_db)
-    agg = session.client.remove_aggregate_host(_resolve(session.client, ref).uuid, host_name)
-    _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]),
-            f"host {host_name!r} was removed from aggregate {agg.name!r}", host_name,
-            lambda: _record(fmt, aggregate_json(agg)))
+    change = session.client.add_aggregate_host if add else session.client.remove_aggregate_host
+    agg = change(_resolve(session.client, ref).uuid, host_name)
+    done = f"was added to aggregate {agg.name!r}" if add else f"was removed from aggregate {agg.name!r}"
+    _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]), f"host {host_name!r} {done}",
+            host_name, lambda: _record(fmt, aggregate_json(agg)))
 
 
 @aggregate.command("list")

@@ -212,22 +212,17 @@ class _Loader:
                     "resource_provider_generation": have["resource_provider_generation"], "inventories": want,
                 })
                 result.changes.append("inventories")
-        if spec.traits is not None:
-            have = client.request("GET", f"{base}/traits")
-            if sorted(have["traits"]) != sorted(set(spec.traits)):
-                client.request("PUT", f"{base}/traits", json={
+        # Traits and aggregates are both a set written whole with the provider's generation.
+        for kind, wanted in (("traits", spec.traits), ("aggregates", spec.aggregates)):
+            if wanted is None:
+                continue
+            have = client.request("GET", f"{base}/{kind}")
+            if sorted(have[kind]) != sorted(set(wanted)):
+                client.request("PUT", f"{base}/{kind}", json={
                     "resource_provider_generation": have["resource_provider_generation"],
-                    "traits": sorted(set(spec.traits)),
+                    kind: sorted(set(wanted)),
                 })
-                result.changes.append("traits")
-        if spec.aggregates is not None:
-            have = client.request("GET", f"{base}/aggregates")
-            if sorted(have["aggregates"]) != sorted(set(spec.aggregates)):
-                client.request("PUT", f"{base}/aggregates", json={
-                    "resource_provider_generation": have["resource_provider_generation"],
-                    "aggregates": sorted(set(spec.aggregates)),
-                })
-                result.changes.append("aggregates")
+                result.changes.append(kind)
 
     def load(self, spec: ProviderSpec) -> LoadResult:
         result = LoadResult(spec)
