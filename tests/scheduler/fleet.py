@@ -145,6 +145,13 @@ def open_fleet(tmp: Path, *, registry_url: str | None = None,
         yield Fleet(placement, registry)
 
 
+def add_ram_graded_hosts(fleet: Fleet) -> None:
+    """Hosts a, b and c with 16, 8 and 4 GiB of RAM: the RAM weigher prefers them in that order."""
+    fleet.add_host("a", memory_mb=16384)
+    fleet.add_host("b", memory_mb=8192)
+    fleet.add_host("c", memory_mb=4096)
+
+
 def new_uuid() -> str:
     return str(uuidlib.uuid4())
 

@@ -16,7 +16,7 @@ import pytest
 from allotment.scheduler.manager import NoValidHost, Scheduler
 from allotment.scheduler.migrations import MigrationNotFound, MoveError
 from allotment.scheduler.spec import InvalidRequestSpec
-from tests.scheduler.fleet import Fleet, boot_spec, flavor, open_fleet
+from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet
 
 SMALL = flavor("small", vcpus=1, memory_mb=1024, root_gb=1)
 LARGE = flavor("large", vcpus=2, memory_mb=2048, root_gb=2)
@@ -25,10 +25,7 @@ LARGE = flavor("large", vcpus=2, memory_mb=2048, root_gb=2)
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     with open_fleet(tmp_path) as f:
-        # By free RAM: a, then b, then c.
-        f.add_host("a", memory_mb=16384)
-        f.add_host("b", memory_mb=8192)
-        f.add_host("c", memory_mb=4096)
+        add_ram_graded_hosts(f)
         yield f
 
 

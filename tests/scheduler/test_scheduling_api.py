@@ -16,15 +16,13 @@ from allotment.client import connect
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.selection import TIMING_KEYS
-from tests.scheduler.fleet import Fleet, boot_spec, flavor, open_fleet, scheduler_config
+from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet, scheduler_config
 
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     with open_fleet(tmp_path) as f:
-        f.add_host("a", memory_mb=16384)
-        f.add_host("b", memory_mb=8192)
-        f.add_host("c", memory_mb=4096)
+        add_ram_graded_hosts(f)
         yield f
 
 
