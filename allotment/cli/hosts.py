@@ -12,7 +12,6 @@ when given ``--placement-url`` or ``--placement-db`` (``registry.placement_sync`
 from __future__ import annotations
 
 import contextlib
-import sys
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -21,11 +20,11 @@ import click
 import httpx
 import orjson
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import allotment.client
+from allotment.cli.output import console
 from allotment.cli.session import CommandError
 from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
 from allotment.scheduler.registry.client import RegistryClient, connect, direct
@@ -111,13 +110,6 @@ def _print_json(value: Any) -> None:
     click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z).decode())
 
 
-def _console() -> Console:
-    """A console on the current stdout; off a terminal it neither wraps nor colours."""
-    if sys.stdout.isatty():
-        return Console(file=sys.stdout)
-    return Console(file=sys.stdout, width=10_000, soft_wrap=True, no_color=True, highlight=False)
-
-
 def _listing(fmt: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
     rows = list(rows)
     if fmt == "json":
@@ -126,7 +118,7 @@ def _listing(fmt: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -
     table = Table(*columns, box=box.SQUARE)
     for row in rows:
         table.add_row(*(Text(_cell(row[c])) for c in columns))
-    _console().print(table)
+    console().print(table)
 
 
 def _record(fmt: str, row: dict[str, Any]) -> None:
@@ -136,7 +128,7 @@ def _record(fmt: str, row: dict[str, Any]) -> None:
     table = Table("Field", "Value", box=box.SQUARE)
     for key, value in row.items():
         table.add_row(Text(key), Text(_cell(value)))
-    _console().print(table)
+    console().print(table)
 
 
 def _format_option(func: F) -> F:
