@@ -381,12 +381,12 @@ def test_cli_reports_a_failed_sync(registry_db: str, placement_db: str, placemen
     reg.register_host("c1", root)
     reg.create_aggregate("a1")
     r = run(registry_db, "aggregate", "add-host", "a1", "c1", "--placement-db", placement_db)
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and r.stderr.startswith("error: host 'c1' was added to aggregate")
     assert f"resource provider {root} does not exist in placement" in r.output
     assert "allotment host sync c1" in r.output
     assert reg.get_host("c1").aggregates  # the registry change was made
     r = run(registry_db, "sync", "--placement-db", placement_db)
-    assert r.exit_code == 1 and "1 host(s) not synced: c1" in r.output
+    assert r.exit_code == 1 and "error: 1 host(s) not synced: c1" in r.stderr
     r = run(registry_db, "sync")
     assert r.exit_code == 2 and "--placement-url or --placement-db" in r.output
     r = run(registry_db, "disable", "c1", "--placement-db", placement_db, "--placement-url", "http://x")
