@@ -18,7 +18,8 @@ from allotment.cli.lazy import LazyGroup
 if TYPE_CHECKING:
     from allotment.client import PlacementError
 
-__all__ = ["CommandError", "ReportingGroup", "coded", "first_line", "is_placement_error", "is_transport_error", "placement_failure", "unreachable"]
+__all__ = ["CommandError", "ReportingGroup", "coded", "first_line", "is_placement_error", "is_transport_error",
+           "placement_failure", "unreachable"]
 
 
 class CommandError(click.ClickException):

@@ -68,7 +68,8 @@ def test_cell_formats_structures() -> None:
 
 def test_csv_as_cliff_writes_it(capsys: pytest.CaptureFixture[str]) -> None:
     # A header, then text quoted, numbers bare and None an empty field.
-    Output("csv").listing(("name", "total", "parent", "traits"), [["cn1", 8, None, ["A", "B"]], ['say "hi"', 1.5, "u1", []]])
+    Output("csv").listing(("name", "total", "parent", "traits"),
+                          [["cn1", 8, None, ["A", "B"]], ['say "hi"', 1.5, "u1", []]])
     assert capsys.readouterr().out == '"name","total","parent","traits"\n"cn1",8,"","A, B"\n"say ""hi""",1.5,"u1",""\n'
     Output("csv", ["parent"]).record(FIELDS, ROWS[1])
     assert capsys.readouterr().out == '"parent"\n"u1"\n'
