@@ -19,10 +19,9 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-import allotment.client
-from allotment.cli.errors import CommandError, ReportingGroup, coded, first_line, is_transport_error, unreachable
+from allotment.cli.errors import CommandError, ReportingGroup, coded, is_transport_error, unreachable
 from allotment.cli.output import Output, output_options
-from allotment.cli.session import hide_password
+from allotment.cli.session import DEFAULT_URL, Session
 from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
 from allotment.scheduler.registry.client import RegistryClient, connect, direct
 from allotment.scheduler.registry.errors import Conflict, NotFound, RegistryError
@@ -64,16 +63,12 @@ class _Session:
         """A sync over the placement given by ``--placement-url`` / ``--placement-db``, or None."""
         if url and db:
             raise click.UsageError("give --placement-url or --placement-db, not both")
-        if db:
-            try:
-                placement = self._stack.enter_context(allotment.client.direct(db))
-            except Exception as exc:  # any driver or URL error: say which database and why
-                raise CommandError(f"cannot open placement on {hide_password(db)}: {first_line(exc)}") from exc
-        elif url:
-            placement = self._stack.enter_context(allotment.client.connect(url))
-        else:
+        if not (url or db):
             return None
-        return PlacementSync(placement)
+        # The placement commands' session: the same connection and "cannot open" message.
+        placement = Session(url=url or DEFAULT_URL, db=db)
+        self._stack.callback(placement.close)
+        return PlacementSync(placement.client)
 
     def close(self) -> None:
         self._stack.close()

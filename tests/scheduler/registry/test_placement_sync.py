@@ -375,6 +375,14 @@ def test_cli_commands_sync_placement(registry_db: str, placement_db: str, placem
     assert r.exit_code == 0 and "1 host(s) checked, 0 changed in placement" in r.output
 
 
+def test_cli_placement_that_cannot_be_opened(registry_db: str) -> None:
+    # The placement commands' own message, the password starred out.
+    r = run(registry_db, "sync", "--placement-db", "nosuchdialect://root:secret@host/x")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: cannot open placement on database nosuchdialect://root:***@host/x: ")
+    assert "secret" not in r.stderr
+
+
 def test_cli_reports_a_failed_sync(registry_db: str, placement_db: str, placement: PlacementClient,
                                    reg: Registry) -> None:
     root = new_uuid()
