@@ -240,10 +240,11 @@ def delete_inventory(conn: Connection, provider: Provider, resource_class: str) 
             )
         ).first()
     if row is None:
-        raise NotFound(
-            f"No inventory of class {resource_class} found for delete: "
+        # Upstream names the class as unknown when it is, before looking for the inventory.
+        reason = f"No such resource class {resource_class}." if rc_id is None else (
             f"No inventory of class {resource_class} found."
         )
+        raise NotFound(f"No inventory of class {resource_class} found for delete: {reason}")
     if conn.execute(
         sa.select(sa.literal(1))
         .where(allocations.c.resource_provider_id == provider.id, allocations.c.resource_class_id == rc_id)

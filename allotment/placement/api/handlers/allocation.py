@@ -21,6 +21,7 @@ from allotment.placement.api.util import (
     json_body,
     latest,
     normalize_uuid,
+    not_found_answered,
     set_last_modified,
 )
 from allotment.placement.domain import allocations, providers
@@ -150,7 +151,7 @@ def list_for_consumer(req: Request) -> Response:
 def list_for_resource_provider(req: Request) -> Response:
     req.context.can("placement:resource_providers:allocations:list")
     uuid = req.params["uuid"]
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         provider = providers.get_provider(conn, uuid, prefix=f"Resource provider '{uuid}' not found: ")
         rows = allocations.for_provider(conn, provider.id)
     by_consumer: dict[str, dict[str, Any]] = defaultdict(lambda: {"resources": {}})
@@ -167,5 +168,6 @@ def list_for_resource_provider(req: Request) -> Response:
 def delete_allocations(req: Request) -> Response:
     req.context.can(POLICY % "delete")
     uuid = req.params["consumer_uuid"]
-    req.app.store.write(lambda conn: allocations.delete_consumer_allocations(conn, uuid))
+    with not_found_answered():
+        req.app.store.write(lambda conn: allocations.delete_consumer_allocations(conn, uuid))
     return empty()
