@@ -60,7 +60,8 @@ def handler(
                 if (low is not None and (version.major, version.minor) < low) or (
                     high is not None and (version.major, version.minor) > high
                 ):
-                    raise HTTPError(below_status, _below_detail(below_status))
+                    # No detail and no Allow header: upstream raises the bare status here.
+                    raise HTTPError(below_status)
             if require_json and req.content_type != "application/json":
                 bad = req.content_type or "None"
                 if not req.environ.get("CONTENT_TYPE"):
@@ -90,10 +91,6 @@ def not_found_answered() -> Iterator[None]:
         yield
     except NotFound as exc:
         raise HTTPError(404, exc.message, code=exc.code) from None
-
-
-def _below_detail(status: int) -> str:
-    return "The method specified is not allowed for this resource." if status == 405 else ""
 
 
 def versioned(*choices: Handler) -> Handler:

@@ -108,3 +108,11 @@ def test_deleting_inventory_of_an_unknown_class_says_the_class_is_unknown(api: h
     assert "No inventory of class CUSTOM_NOPE found for delete: No such resource class CUSTOM_NOPE." in unknown.text
     absent = api.delete(f"/resource_providers/{rp}/inventories/VCPU")
     assert "No inventory of class VCPU found for delete: No inventory of class VCPU found." in absent.text
+
+
+def test_a_method_too_new_for_the_microversion_is_a_bare_405(api: httpx.Client) -> None:
+    rp = str(uuid.uuid4())
+    api.post("/resource_providers", json={"name": "rp", "uuid": rp})
+    resp = api.delete(f"/resource_providers/{rp}/inventories", headers={"openstack-api-version": "placement 1.4"})
+    assert resp.status_code == 405 and "allow" not in resp.headers
+    assert resp.json()["errors"][0]["detail"] == "The method DELETE is not allowed for this resource. \n\n "
