@@ -81,3 +81,67 @@ def test_provider_update_never_bumps(api: httpx.Client) -> None:
     assert api.put(f"/resource_providers/{rp}", json={"name": "same"}).json()["generation"] == 0
     assert api.put(f"/resource_providers/{rp}", json={"name": "other"}).json()["generation"] == 0
     assert generation(api, rp) == 0
+
+
+OWNER = {"project_id": "p", "user_id": "u", "consumer_type": "INSTANCE"}
+
+
+def inventory(api: httpx.Client, rp: str, inventories: dict[str, object]) -> None:
+    gen = generation(api, rp)
+    body = {"resource_provider_generation": gen, "inventories": inventories}
+    assert api.put(f"/resource_providers/{rp}/inventories", json=body).status_code == 200
+
+
+def test_allocation_writes_bump_the_providers_named_and_those_emptied(api: httpx.Client) -> None:
+    a, b = provider(api, "a"), provider(api, "b")
+    inventory(api, a, {"VCPU": {"total": 8}})
+    inventory(api, b, {"VCPU": {"total": 8}})
+    consumer = str(uuid.uuid4())
+    url = f"/allocations/{consumer}"
+    put = {"allocations": {a: {"resources": {"VCPU": 1}}}, "consumer_generation": None, **OWNER}
+    assert api.put(url, json=put).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (2, 1)
+    # Moving to b: b is named and bumps; a merely loses usage and keeps its generation.
+    moved = {consumer: {"allocations": {b: {"resources": {"VCPU": 1}}}, "consumer_generation": 1, **OWNER}}
+    assert api.post("/allocations", json=moved).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (2, 2)
+    # Emptying bumps the providers the consumer held.
+    emptied = {"allocations": {}, "consumer_generation": 2, **OWNER}
+    assert api.put(url, json=emptied).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (2, 3)
+    # DELETE bumps nothing.
+    assert api.put(url, json=put).status_code == 204
+    assert api.delete(url).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (3, 3)
+
+
+def test_reshaper_bumps_for_interim_allocations_and_final_inventory(api: httpx.Client) -> None:
+    a, b = provider(api, "a"), provider(api, "b")
+    inventory(api, a, {"VCPU": {"total": 8}, "DISK_GB": {"total": 100}})
+    consumer = str(uuid.uuid4())
+    claim = {"allocations": {a: {"resources": {"VCPU": 1, "DISK_GB": 10}}}, "consumer_generation": None, **OWNER}
+    assert api.put(f"/allocations/{consumer}", json=claim).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (2, 0)
+    body = {
+        "inventories": {
+            a: {"resource_provider_generation": 2, "inventories": {"VCPU": {"total": 8}}},
+            b: {"resource_provider_generation": 0, "inventories": {"DISK_GB": {"total": 100}}},
+        },
+        "allocations": {
+            consumer: {
+                "allocations": {a: {"resources": {"VCPU": 1}}, b: {"resources": {"DISK_GB": 10}}},
+                "consumer_generation": 1,
+                **OWNER,
+            }
+        },
+    }
+    assert api.post("/reshaper", json=body).status_code == 204
+    # Each: interim inventory, allocations, final inventory.
+    assert (generation(api, a), generation(api, b)) == (5, 3)
+    assert api.get(f"/allocations/{consumer}").json()["consumer_generation"] == 2
+    # Inventories alone, even unchanged: the interim and the final replacement bump each provider.
+    empty = {"inventories": {a: {"resource_provider_generation": 5, "inventories": {"VCPU": {"total": 8}}},
+                             b: {"resource_provider_generation": 3, "inventories": {"DISK_GB": {"total": 100}}}},
+             "allocations": {}}
+    assert api.post("/reshaper", json=empty).status_code == 204
+    assert (generation(api, a), generation(api, b)) == (7, 5)
