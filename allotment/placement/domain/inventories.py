@@ -53,9 +53,13 @@ def capacity(inv: Inventory) -> float:
 
 
 def check_capacity(provider: Provider, invs: list[Inventory], *, reserved_can_be_total: bool, action: str) -> None:
-    """Reserved must leave room: below total, or up to total from microversion 1.26."""
+    """The capacity, ``int((total - reserved) * allocation_ratio)``, must be at least 1 (at least 0 from 1.26).
+
+    Upstream's rule and message, which name the reserved value even when the
+    allocation ratio is what brings the capacity down.
+    """
     for inv in invs:
-        room = inv.total - inv.reserved
+        room = int((inv.total - inv.reserved) * inv.allocation_ratio)
         if room < 0 or (room == 0 and not reserved_can_be_total):
             rule = "greater than total" if reserved_can_be_total else "greater than or equal to total"
             raise BadRequest(
@@ -236,10 +240,11 @@ def delete_inventory(conn: Connection, provider: Provider, resource_class: str) 
             )
         ).first()
     if row is None:
-        raise NotFound(
-            f"No inventory of class {resource_class} found for delete: "
+        # Upstream names the class as unknown when it is, before looking for the inventory.
+        reason = f"No such resource class {resource_class}." if rc_id is None else (
             f"No inventory of class {resource_class} found."
         )
+        raise NotFound(f"No inventory of class {resource_class} found for delete: {reason}")
     if conn.execute(
         sa.select(sa.literal(1))
         .where(allocations.c.resource_provider_id == provider.id, allocations.c.resource_class_id == rc_id)
