@@ -27,10 +27,10 @@ import allotment.client
 from allotment.cli.output import console
 from allotment.cli.session import CommandError
 from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
-from allotment.scheduler.registry.client import RegistryClient, connect, direct
-from allotment.scheduler.registry.errors import Conflict, NotFound, RegistryError
+from allotment.scheduler.client import SchedulerClient, connect, direct
+from allotment.scheduler.errors import Conflict, NotFound, PlacementSyncError, SchedulerError
 from allotment.scheduler.registry.models import GROUP_POLICIES, Aggregate, Group, Host
-from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync, PlacementSyncError
+from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync
 
 __all__ = ["host"]
 
@@ -49,10 +49,10 @@ class _Session:
     def __init__(self, url: str | None, db: str | None) -> None:
         self.url, self.db = url, db
         self._stack = contextlib.ExitStack()
-        self._client: RegistryClient | None = None
+        self._client: SchedulerClient | None = None
 
     @property
-    def client(self) -> RegistryClient:
+    def client(self) -> SchedulerClient:
         if self._client is None:
             if self.url:
                 self._client = self._stack.enter_context(connect(self.url))
@@ -90,7 +90,7 @@ class _HostGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except RegistryError as exc:
+        except SchedulerError as exc:  # code from the table in allotment.scheduler.errors
             raise CommandError(f"{exc.detail} ({exc.code})") from None
         except httpx.TransportError as exc:
             raise CommandError(f"cannot reach the scheduler API: {exc}") from None
@@ -355,7 +355,7 @@ def aggregate() -> None:
     """Host aggregates: availability zones, tenant isolation, extra specs."""
 
 
-def _resolve(client: RegistryClient, ref: str) -> Aggregate:
+def _resolve(client: SchedulerClient, ref: str) -> Aggregate:
     """An aggregate by uuid or by name."""
     try:
         uuidlib.UUID(ref)
@@ -481,7 +481,7 @@ def server_group() -> None:
     """Server groups: affinity and anti-affinity of instances (``allotment schedule --group UUID``)."""
 
 
-def _resolve_group(client: RegistryClient, ref: str) -> Group:
+def _resolve_group(client: SchedulerClient, ref: str) -> Group:
     """A server group by uuid or by name (names need not be unique: an ambiguous name is refused)."""
     try:
         uuidlib.UUID(ref)

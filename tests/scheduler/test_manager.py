@@ -8,6 +8,7 @@ that loses a race to another writer; nested hosts offering a second candidate.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 import pytest
 
 from allotment.client import Inventory, PlacementClient, PlacementError
-from allotment.scheduler.claims import allocation_body
-from allotment.scheduler.manager import ConsumerInUse, NoValidHost
+from allotment.scheduler.claims import as_allocations
+from allotment.scheduler.errors import ConsumerInUse, NoValidHost
 from allotment.scheduler.selection import TIMING_KEYS
 from allotment.scheduler.spec import InvalidRequestSpec, ServerGroup
 from tests.scheduler.fleet import PROJECT, USER, Fleet, boot_spec, flavor, open_fleet
@@ -30,8 +31,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def claim_directly(placement: PlacementClient, consumer: str, allocations: dict[str, Any]) -> None:
-    body = allocation_body(allocations, project_id=PROJECT, user_id=USER, consumer_type="INSTANCE")
-    placement.request("PUT", f"/allocations/{consumer}", json=body, microversion="1.39")
+    placement.put_allocations(consumer, as_allocations(allocations, project_id=PROJECT, user_id=USER,
+                                                       consumer_type="INSTANCE"))
 
 
 def assert_nothing_left(fleet: Fleet) -> None:
@@ -313,12 +314,10 @@ def test_a_forced_host_skips_the_filters_and_an_unknown_one_is_no_valid_host(fle
 
 def test_bad_specs_are_refused_before_anything_is_claimed(fleet: Fleet) -> None:
     fleet.add_hosts(2)
-    spec = boot_spec()
-    spec.num_instances = 0
+    spec = dataclasses.replace(boot_spec(), num_instances=0)
     with pytest.raises(InvalidRequestSpec):
         fleet.scheduler().select_destinations(spec)
-    spec = boot_spec()
-    spec.project_id = ""
+    spec = dataclasses.replace(boot_spec(), project_id="")
     with pytest.raises(InvalidRequestSpec, match="project_id"):
         fleet.scheduler().select_destinations(spec)
     with pytest.raises(InvalidRequestSpec):

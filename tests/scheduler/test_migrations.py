@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from allotment.scheduler.manager import NoValidHost, Scheduler
-from allotment.scheduler.migrations import MigrationNotFound, MoveError
+from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.service import Scheduler
+from allotment.scheduler.errors import MigrationNotFound, MoveError
 from allotment.scheduler.spec import InvalidRequestSpec
 from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet
 

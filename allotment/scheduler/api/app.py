@@ -1,7 +1,7 @@
 """The scheduler API's WSGI application: ``create_app(registry)``.
 
 Serve it with any WSGI server (gunicorn), or in-process through httpx's WSGITransport
-(``allotment.scheduler.registry.client.direct``).
+(``allotment.scheduler.client.direct``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from allotment.client import PlacementClient
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
-from allotment.scheduler.manager import Scheduler
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.placement_sync import PlacementSync
 
