@@ -35,7 +35,7 @@ class PlacementClient:
         self.http = http
         self.microversion = microversion
 
-    def at(self, microversion: str) -> "PlacementClient":
+    def at(self, microversion: str) -> PlacementClient:
         """This client speaking ``microversion`` (the same connection; closing either closes both)."""
         return self if microversion == self.microversion else PlacementClient(self.http, microversion)
 

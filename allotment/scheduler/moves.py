@@ -30,8 +30,8 @@ __all__ = [
     "MigrationNotFound",
     "MoveError",
     "drop_migration",
-    "migration_allocations",
     "held_by",
+    "migration_allocations",
     "to_instance",
     "to_migration",
 ]

@@ -13,9 +13,9 @@ Applying the constraints to a spec that already has them adds nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-import dataclasses
 from dataclasses import dataclass, field
 from functools import cache
 

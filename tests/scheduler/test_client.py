@@ -9,8 +9,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from allotment.scheduler.api.app import create_app
-from allotment.scheduler.registry import Conflict, GroupPolicyViolation, InvalidInput, NotFound, Registry
 from allotment.scheduler.client import SchedulerClient, connect, direct
+from allotment.scheduler.registry import Conflict, GroupPolicyViolation, InvalidInput, NotFound, Registry
 from tests.scheduler.registry.conftest import new_uuid
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.errors import MigrationNotFound, MoveError, NoValidHost
 from allotment.scheduler.service import Scheduler
-from allotment.scheduler.errors import MigrationNotFound, MoveError
 from allotment.scheduler.spec import InvalidRequestSpec
 from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet
 

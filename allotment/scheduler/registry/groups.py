@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from allotment.scheduler.registry.common import check_name, check_uuid, now
 from allotment.scheduler.errors import Conflict, GroupPolicyViolation, InvalidInput, NotFound
+from allotment.scheduler.registry.common import check_name, check_uuid, now
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import GROUP_POLICIES, Group
 from allotment.scheduler.registry.tables import group_members, server_groups

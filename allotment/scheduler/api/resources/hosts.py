@@ -9,9 +9,9 @@ import falcon
 from allotment.scheduler.api import schemas
 from allotment.scheduler.api.media import host_name, read_json, write_json
 from allotment.scheduler.api.serialize import host_json
+from allotment.scheduler.errors import PlacementSyncError, ProviderNotFound
 from allotment.scheduler.registry import NotFound, Registry
 from allotment.scheduler.registry.common import UNSET
-from allotment.scheduler.errors import PlacementSyncError, ProviderNotFound
 from allotment.scheduler.registry.placement_sync import PlacementSync
 
 
