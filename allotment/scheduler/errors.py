@@ -73,7 +73,7 @@ class PlacementQueryError(InvalidRequestSpec):
     """The spec cannot be written as a query placement would accept (the message says why)."""
 
 
-class FilterError(SchedulerError, ValueError):
+class FilterError(InvalidRequestSpec):
     """A request the filter cannot evaluate: a malformed JsonFilter query, extra spec or version predicate."""
 
 
@@ -183,7 +183,6 @@ class Kind:
 KINDS: dict[type[SchedulerError], Kind] = {
     SchedulerError: Kind(500, "scheduler.error"),
     InvalidRequestSpec: Kind(400, "scheduler.invalid_request_spec", "invalid request"),
-    FilterError: Kind(400, "scheduler.invalid_request_spec", "invalid request"),
     NoValidHost: Kind(409, "scheduler.no_valid_host", "no valid host"),
     ConsumerInUse: Kind(409, "scheduler.instance_in_use", "invalid request"),
     MoveError: Kind(409, "scheduler.migration_conflict"),

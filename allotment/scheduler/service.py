@@ -174,10 +174,10 @@ class Scheduler:
 
 
 def _check_spec(spec: Any) -> None:
-    """The one validation of a request's spec."""
+    """The request's spec is valid: validated here unless built validated (from_flavor, from_dict)."""
     if not isinstance(spec, RequestSpec):
         raise InvalidRequestSpec(f"expected a RequestSpec, got {type(spec).__name__}")
-    spec.validate()
+    spec.ensure_valid()
     for name in ("project_id", "user_id"):
         if not getattr(spec, name):
             raise InvalidRequestSpec(f"{name}: required to claim resources in placement")

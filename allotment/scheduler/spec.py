@@ -47,6 +47,8 @@ __all__ = [
 # when a field changes meaning; from_dict refuses an unknown major version.
 SPEC_VERSION = "1.0"
 
+_VALID = "_validated"  # instance attribute set once validate() or from_dict() passed
+
 GROUP_POLICIES = ("none", "isolate")
 CPU_POLICIES = ("shared", "dedicated")
 CPU_THREAD_POLICIES = ("prefer", "isolate", "require")
@@ -225,6 +227,20 @@ class RequestSpec:
         if problem is not None:
             raise InvalidRequestSpec(problem)
         self._check_rules()
+        self._mark_valid()
+
+    def ensure_valid(self) -> None:
+        """``validate()``, unless this spec was validated already (built by ``from_flavor``/``from_dict``).
+
+        Specs are frozen, so a validated one stays valid; a spec made with ``RequestSpec(...)``
+        or ``dataclasses.replace`` is checked here on first use.
+        """
+        if not self.__dict__.get(_VALID):
+            self.validate()
+
+    def _mark_valid(self) -> None:
+        # Not a field: equality, copies by replace() and to_dict() ignore it.
+        object.__setattr__(self, _VALID, True)
 
     def _check_parts(self) -> None:
         parts: list[tuple[str, Any, type, bool]] = [
@@ -333,6 +349,7 @@ class RequestSpec:
             raise InvalidRequestSpec(problem)
         spec = cls._from_checked_dict(data)
         spec._check_rules()
+        spec._mark_valid()
         return spec
 
     @classmethod

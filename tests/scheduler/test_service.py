@@ -20,7 +20,7 @@ from allotment.client import Inventory, PlacementClient, PlacementError
 from allotment.scheduler.claims import as_allocations
 from allotment.scheduler.errors import ConsumerInUse, NoValidHost
 from allotment.scheduler.selection import TIMING_KEYS
-from allotment.scheduler.spec import InvalidRequestSpec, ServerGroup
+from allotment.scheduler.spec import InvalidRequestSpec, RequestSpec, ServerGroup
 from tests.scheduler.fleet import PROJECT, USER, Fleet, boot_spec, flavor, open_fleet
 
 
@@ -346,3 +346,50 @@ def test_a_claim_that_loses_the_race_moves_on_without_overcommit(fleet: Fleet) -
     assert fleet.usages("best") == {"VCPU": 4}
     assert fleet.allocations(rival) == {fleet.roots["best"]: {"VCPU": 4}}
     assert fleet.over_capacity() == []
+
+
+# ---- the spec is read only ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingSpec(RequestSpec):
+    """A RequestSpec that counts how often it is validated."""
+
+    def validate(self) -> None:
+        VALIDATIONS.append(self.num_instances)
+        super().validate()
+
+
+VALIDATIONS: list[int] = []
+
+
+def test_a_spec_cannot_be_changed_once_built() -> None:
+    spec = boot_spec()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.num_instances = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.flavor.vcpus = 64  # type: ignore[misc]
+
+
+def test_a_spec_is_validated_once_per_request(fleet: Fleet) -> None:
+    fleet.add_hosts(3)
+    group = fleet.add_group("anti-affinity")
+    VALIDATIONS.clear()
+    spec = CountingSpec.from_flavor(flavor(), project_id=PROJECT, user_id=USER, num_instances=2, server_group=group)
+    assert VALIDATIONS == [2]  # built validated
+    scheduler = fleet.scheduler()
+    result = scheduler.select_destinations(spec)
+    assert VALIDATIONS == [2]
+    assert len(set(result.hosts)) == 2
+    # A spec put together field by field is validated on first use, and only then.
+    VALIDATIONS.clear()
+    raw = CountingSpec(flavor=flavor(), project_id=PROJECT, user_id=USER)
+    scheduler.select_destinations(raw)
+    scheduler.select_destinations(raw)
+    assert VALIDATIONS == [1]
+    # A move: once, for the spec it is given.
+    VALIDATIONS.clear()
+    moving = CountingSpec.from_flavor(flavor(), project_id=PROJECT, user_id=USER,
+                                      instance_uuids=[result.instance_uuids[0]])
+    scheduler.schedule_move(moving, migration_uuid=str(uuidlib.uuid4()))
+    assert VALIDATIONS == [1]
