@@ -35,6 +35,10 @@ class PlacementClient:
         self.http = http
         self.microversion = microversion
 
+    def at(self, microversion: str) -> PlacementClient:
+        """This client speaking ``microversion`` (the same connection; closing either closes both)."""
+        return self if microversion == self.microversion else PlacementClient(self.http, microversion)
+
     def close(self) -> None:
         self.http.close()
 

@@ -48,7 +48,8 @@ from allotment.bench.workloads.claim import audit_provider
 from allotment.bench.workloads.trees import seeded_uuid
 from allotment.client import connect
 from allotment.scheduler.config import SchedulerConfig
-from allotment.scheduler.manager import NoValidHost, Scheduler
+from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.spec import Flavor, Image, RequestSpec
 

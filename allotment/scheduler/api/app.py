@@ -1,7 +1,7 @@
 """The scheduler API's WSGI application: ``create_app(registry)``.
 
 Serve it with any WSGI server (gunicorn), or in-process through httpx's WSGITransport
-(``allotment.scheduler.registry.client.direct``).
+(``allotment.scheduler.client.direct``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from allotment.client import PlacementClient
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
-from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.placement_sync import PlacementSync
+from allotment.scheduler.service import Scheduler
 
 __all__ = ["create_app"]
 
@@ -58,7 +58,7 @@ def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]]
     sync = PlacementSync(placement) if placement is not None else None
     for template, resource in table:
         if hasattr(resource, "placement_sync"):  # the aggregate-host and host-status resources
-            setattr(resource, "placement_sync", sync)
+            resource.placement_sync = sync
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))
     return app

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.scheduler.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry import changes
 from allotment.scheduler.registry.common import UNSET, check_name, check_uuid, new_id, now
-from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry.models import HOST_FACTS, Host
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregates, hosts, instances
 
