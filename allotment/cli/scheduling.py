@@ -15,9 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import logging
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,6 +29,8 @@ from rich.text import Text
 from allotment.cli.output import console
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
 from allotment.client import PlacementError, connect, direct
+from allotment.infra.launcher import ServeOptions, serve_wsgi
+from allotment.infra.logs import configure_logging
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
 from allotment.scheduler.filters.errors import FilterError
@@ -361,28 +361,16 @@ def serve(ctx: click.Context, config_file: str | None, db: str | None, placement
     config = _load_config(config_file, db)
     url, placement_db = _placement(ctx, placement_url, placement_db, config)
     config = dataclasses.replace(config, placement_url=url, placement_db=placement_db)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    configure_logging(log_level)
     _prepare(config)
-    from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings: dict[str, Any] = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-                "graceful_timeout": 10, "timeout": 120, "keepalive": 2, "accesslog": None, "loglevel": log_level,
-                "proc_name": "allotment-scheduler", "control_socket_disable": True,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            # Runs in each worker after the fork: each opens its own connections (closed when it exits).
-            stack = contextlib.ExitStack()
-            atexit.register(stack.close)
-            return _worker_app(config, stack)
+    def load() -> Any:
+        # Runs in each worker after the fork: each opens its own connections (closed when it exits).
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        return _worker_app(config, stack)
 
     where = f"placement database {_hide_password(placement_db)}" if placement_db else f"placement at {url}"
     click.echo(f"allotment scheduler API on http://{host}:{port} ({workers} workers, registry "
                f"{_hide_password(config.db_url)}, {where})", err=True)
-    _Server().run()
+    serve_wsgi(load, ServeOptions(host, port, workers, threads, log_level, "allotment-scheduler"))

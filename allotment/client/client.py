@@ -247,13 +247,13 @@ def direct(db_url: str, *, config: Any = None, microversion: str = DEFAULT_MICRO
 
     Creates or upgrades the schema first, as ``allotment serve`` does.
     """
+    from allotment.infra.database import Database
     from allotment.placement.api.app import make_app
     from allotment.placement.config import Config
-    from allotment.placement.store.engine import Store
-    from allotment.placement.store.migrate import upgrade
+    from allotment.placement.schema import upgrade
 
     conf = config or Config(db_url=db_url)
-    store = Store(db_url)
+    store = Database(db_url)
     try:
         upgrade(store)
         app = make_app(conf, store, auth=False)

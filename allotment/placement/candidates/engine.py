@@ -77,7 +77,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from allotment.placement.candidates.model import ProviderRecord, ReadModel
-from allotment.placement.candidates.request import CandidateRequest, RequestGroup
+from allotment.placement.candidates.request import CandidateGroup, CandidateRequest
 
 __all__ = ["Candidate", "NoSuchResourceClass", "NoSuchTrait", "SearchResult", "search"]
 
@@ -170,7 +170,7 @@ class SearchResult:
 class _Plan:
     """What one request group may use, before anchors are chosen."""
 
-    def __init__(self, index: int, group: RequestGroup) -> None:
+    def __init__(self, index: int, group: CandidateGroup) -> None:
         self.index = index
         self.group = group
         self.suffix = group.suffix
@@ -351,7 +351,7 @@ class _Search:
             raise _Empty()
         self.anchor_roots = anchors
 
-    def _make_plan(self, index: int, group: RequestGroup) -> _Plan:
+    def _make_plan(self, index: int, group: CandidateGroup) -> _Plan:
         m = self.m
         plan = _Plan(index, group)
         for rc in group.resources:

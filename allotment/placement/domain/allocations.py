@@ -25,9 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.placement import errors
-from allotment.placement.domain import changes
+from allotment.placement.domain import changes, names
 from allotment.placement.domain import consumers as consumer_ops
-from allotment.placement.domain import names
 from allotment.placement.domain.common import now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
 from allotment.placement.store.tables import allocations, consumers, inventories, providers

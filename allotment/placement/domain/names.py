@@ -3,9 +3,9 @@ os-traits) and the operator's CUSTOM_* ones."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-import datetime as dt
 
 import os_resource_classes
 import os_traits
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from allotment.placement.domain import changes
 from allotment.placement.domain.common import now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
-from allotment.placement.store.tables import inventories, allocations, provider_traits, providers
+from allotment.placement.store.tables import allocations, inventories, provider_traits, providers
 from allotment.placement.store.tables import resource_classes as rc_t
 from allotment.placement.store.tables import traits as trait_t
 

@@ -6,14 +6,15 @@ from dataclasses import replace
 from typing import Any
 
 from allotment.placement import errors
-from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.handlers.resource_provider import provider_url
+from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.schemas import inventory as schema
 from allotment.placement.api.util import empty, handler, json_body, latest, set_last_modified
 from allotment.placement.domain import inventories, providers
 from allotment.placement.domain.exceptions import Conflict
 from allotment.placement.domain.inventories import DEFAULTS, Inventory
-from allotment.placement.domain.providers import Provider, on_copy as _on_copy
+from allotment.placement.domain.providers import Provider
+from allotment.placement.domain.providers import on_copy as _on_copy
 
 POLICY = "placement:resource_providers:inventories:%s"
 
