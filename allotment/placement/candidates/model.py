@@ -60,7 +60,7 @@ from allotment.placement.store.tables import (
     traits,
 )
 
-__all__ = ["Inventory", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
+__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
 
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
@@ -73,8 +73,11 @@ _STANDARD_CLASSES = frozenset(os_resource_classes.STANDARDS)
 _STANDARD_TRAITS = frozenset(os_traits.get_traits())
 
 
-class Inventory:
-    """One inventory record; ``cap`` is (total - reserved) * allocation_ratio."""
+class ClassCapacity:
+    """The capacity rules of one resource class on one provider in the read model.
+
+    ``cap`` is (total - reserved) * allocation_ratio; ``capacity`` its integer part, as summaries report it.
+    """
 
     __slots__ = ("total", "reserved", "min_unit", "max_unit", "step_size", "ratio", "cap", "capacity")
 
@@ -89,7 +92,7 @@ class Inventory:
         self.capacity = int(self.cap)  # what provider summaries report
 
     def __repr__(self) -> str:
-        return f"Inventory(total={self.total}, reserved={self.reserved}, cap={self.cap})"
+        return f"ClassCapacity(total={self.total}, reserved={self.reserved}, cap={self.cap})"
 
 
 class ProviderRecord:
@@ -116,7 +119,7 @@ class ProviderRecord:
         self.generation = generation
         self.parent_id = parent_id
         self.root_id = root_id if root_id is not None else pid
-        self.inv: dict[str, Inventory] = {}
+        self.inv: dict[str, ClassCapacity] = {}
         self.used: dict[str, int] = {}
         self.traits: frozenset[str] = frozenset()
         self.trait_list: tuple[str, ...] = ()  # in trait id order, as summaries list them
@@ -174,7 +177,7 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
             rec = get(pid)
             name = class_names.get(rc_id)
             if rec is not None and name is not None:
-                rec.inv[name] = Inventory(total, reserved, min_unit, max_unit, step, float(ratio))
+                rec.inv[name] = ClassCapacity(total, reserved, min_unit, max_unit, step, float(ratio))
         for pid, rc_id, used in rows(
             sa.select(alloc.c.resource_provider_id, alloc.c.resource_class_id, sa.func.sum(alloc.c.used)).group_by(
                 alloc.c.resource_provider_id, alloc.c.resource_class_id

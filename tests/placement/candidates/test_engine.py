@@ -1,8 +1,7 @@
-"""The search on wide, symmetric trees: bounded time and memory, limit, strategies, max candidates."""
+"""The search on wide, symmetric trees: bounded work and memory, limit, strategies, max candidates."""
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 import uuid as uuidlib
 from typing import Any
@@ -70,13 +69,13 @@ def test_limit_bounds_an_explosive_request(one_node: ReadModel, policy: str) -> 
     # 32 identical GPUs, 8 single-GPU groups: 32^8 (none) or 32!/24! (isolate) combinations.
     groups = [CandidateGroup("", {"VCPU": 1})] + gpu_groups(8)
     tracemalloc.start()
-    started = time.perf_counter()
     result = run(one_node, groups, group_policy=policy, limit=10)
-    elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(result.candidates) == 10
-    assert elapsed < 2.0
+    # Work in proportion to what is kept: a few placements per candidate, not 32^8 combinations.
+    assert result.work.anchors == 1
+    assert result.work.placements <= 10 * 9 * 2
     assert peak < 20 * 2**20
     for cand in result.candidates:
         gpus = [recs[0].id for s, recs in cand.mappings.items() if s.startswith("_G")]
@@ -88,13 +87,11 @@ def test_limit_bounds_an_explosive_request(one_node: ReadModel, policy: str) -> 
 def test_larger_limit_stays_cheap(one_node: ReadModel) -> None:
     groups = [CandidateGroup("", {"VCPU": 1})] + gpu_groups(16)
     tracemalloc.start()
-    started = time.perf_counter()
     result = run(one_node, groups, group_policy="isolate", limit=1000)
-    elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert len(result.candidates) == 1000
-    assert elapsed < 5.0
+    assert result.work.placements <= 1000 * 17 * 2
     assert peak < 64 * 2**20
 
 
@@ -108,15 +105,17 @@ def test_max_allocation_candidates_bounds_without_limit(one_node: ReadModel) -> 
 
 @pytest.mark.parametrize("policy", ["none", "isolate"])
 def test_infeasible_requests_are_refuted_quickly(one_node: ReadModel, policy: str) -> None:
-    started = time.perf_counter()
-    # More single-VGPU groups than there are VGPUs (each GPU holds one).
-    assert run(one_node, gpu_groups(33), group_policy=policy).candidates == []
-    # Nine GPUs under one NUMA node, which has eight.
+    # More single-VGPU groups than there are VGPUs (each GPU holds one): refuted before any placement.
+    result = run(one_node, gpu_groups(33), group_policy=policy)
+    assert result.candidates == []
+    assert result.work.placements == 0
+    # Nine GPUs under one NUMA node, which has eight: refuted after a handful of placements.
     numa = CandidateGroup("_NUMA", required=[frozenset({"HW_NUMA_ROOT"})])
     groups = [numa, *gpu_groups(9)]
     subtree = [frozenset(g.suffix for g in groups)]
-    assert run(one_node, groups, group_policy=policy, same_subtrees=subtree).candidates == []
-    assert time.perf_counter() - started < 2.0
+    result = run(one_node, groups, group_policy=policy, same_subtrees=subtree)
+    assert result.candidates == []
+    assert result.work.placements <= len(groups) * 4
 
 
 def test_same_subtree_over_identical_gpus(one_node: ReadModel) -> None:
@@ -163,10 +162,9 @@ def test_many_roots_limit_stops_early() -> None:
     for n in range(2000):
         provs.append(Prov(f"flat{n}", str(uuidlib.uuid4()), None, {"VCPU": inv(8), "MEMORY_MB": inv(1024)}))
     model = build_model(Scenario(provs, []))
-    started = time.perf_counter()
     result = run(model, [CandidateGroup("", {"VCPU": 1, "MEMORY_MB": 64})], limit=5)
     assert len(result.candidates) == 5 and len(result.summaries) == 5
-    assert time.perf_counter() - started < 0.5
+    assert result.work.anchors == 5, "the walk stops at the limit"
     assert len(run(model, [CandidateGroup("", {"VCPU": 1, "MEMORY_MB": 64})]).candidates) == 2000
 
 

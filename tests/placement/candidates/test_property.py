@@ -26,9 +26,9 @@ from hypothesis import strategies as st
 
 from allotment.infra.database import Database
 from allotment.placement.api.app import make_app
-from allotment.placement.candidates import engine as engine_mod
+from allotment.placement.candidates import backtrack as backtrack_mod
 from allotment.placement.candidates.engine import search
-from allotment.placement.candidates.model import Inventory, ProviderRecord, ReadModel
+from allotment.placement.candidates.model import ClassCapacity, ProviderRecord, ReadModel
 from allotment.placement.candidates.request import CandidateGroup, CandidateRequest
 from allotment.placement.config import Config
 from tests.conftest import ADMIN, reset
@@ -200,7 +200,7 @@ def build_model(scn: Scenario) -> ReadModel:
     for p in scn.providers:
         rec = ProviderRecord(ids[p.uuid], p.uuid, 0, ids[p.parent] if p.parent else None, ids[root(p.uuid)])
         rec.inv = {
-            rc: Inventory(
+            rc: ClassCapacity(
                 i["total"], i["reserved"], i["min_unit"], i["max_unit"], i["step_size"], i["allocation_ratio"]
             )
             for rc, i in p.inv.items()
@@ -286,13 +286,13 @@ def test_forward_checking_matches_reference(case: tuple[Scenario, list[Query]]) 
     switched on for every anchor with more than one combination."""
     scn, queries = case
     model = build_model(scn)
-    saved = engine_mod._PRUNE_THRESHOLD
-    engine_mod._PRUNE_THRESHOLD = 2
+    saved = backtrack_mod.PRUNE_THRESHOLD
+    backtrack_mod.PRUNE_THRESHOLD = 2
     try:
         for q in queries:
             assert engine_answer(model, q) == reference(scn, q), q.params()
     finally:
-        engine_mod._PRUNE_THRESHOLD = saved
+        backtrack_mod.PRUNE_THRESHOLD = saved
 
 
 @settings(max_examples=100, deadline=None)

@@ -21,7 +21,8 @@ import orjson
 from allotment.placement.api.candidates_query import parse_request
 from allotment.placement.api.http import HTTPError, Request, Response
 from allotment.placement.api.util import handler, set_last_modified
-from allotment.placement.candidates.engine import NoSuchResourceClass, NoSuchTrait, SearchResult, search
+from allotment.placement.candidates.engine import SearchResult, search
+from allotment.placement.candidates.errors import NoSuchResourceClass, NoSuchTrait
 from allotment.placement.candidates.model import ProviderRecord, ReadModel
 from allotment.placement.candidates.request import CandidateRequest
 
