@@ -42,7 +42,7 @@ def serve_wsgi(load: Callable[[], Any], opts: ServeOptions) -> None:
 
     settings = gunicorn_settings(opts)
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in settings.items():
                 self.cfg.set(key, value)

@@ -37,7 +37,7 @@ class AnchorSearch:
         found = self._ancestors.get(pid)
         if found is None:
             provs = self.m.providers
-            chain = []
+            chain: list[int] = []
             cur: int | None = pid
             while cur is not None and len(chain) < 1000:
                 chain.append(cur)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import bisect
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -146,14 +146,16 @@ class ProviderRecord:
 
 def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[int, ProviderRecord]:
     """Provider records from the database: all of them (``ids`` None) or those named."""
-    class_names = dict(conn.execute(sa.select(resource_classes.c.id, resource_classes.c.name)).all())
+    class_names: dict[int, str] = {
+        rc_id: name for rc_id, name in conn.execute(sa.select(resource_classes.c.id, resource_classes.c.name))
+    }
     id_lists: list[list[int] | None] = [None] if ids is None else list(chunked(ids))
     out: dict[int, ProviderRecord] = {}
     p, inv, alloc = providers, inventories, allocations
     pt, pa = provider_traits, provider_aggregates
     for chunk in id_lists:
 
-        def rows(q: sa.Select[Any], column: sa.ColumnElement[Any], chunk: list[int] | None = chunk) -> list[Any]:
+        def rows(q: sa.Select[Any], column: sa.ColumnElement[Any], chunk: list[int] | None = chunk) -> Sequence[Any]:
             return conn.execute(q if chunk is None else q.where(column.in_(chunk))).all()
 
         for pid, uuid, gen, parent, root in rows(

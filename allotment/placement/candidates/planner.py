@@ -160,7 +160,7 @@ class Planner:
         all_sharing: set[int] = set()
         flat = not m.has_trees
         for rc, amount in plan.amounts:
-            prov_terms = [m.by_rc.get(rc, NONE)]
+            prov_terms: list[Ids] = [m.by_rc.get(rc, NONE)]
             if tree_root is not None:
                 prov_terms.append(m.tree_members(tree_root))
             prov = Conj(prov_terms, bad)

@@ -51,14 +51,17 @@ class Candidate:
     @property
     def parts(self) -> list[tuple[ProviderRecord, str, int]]:
         if self._parts is None:
-            rec = self.single
-            self._parts = [(rec, rc, t) for rc, t in self.template.totals]  # type: ignore[union-attr,misc]
+            rec, tpl = self.single, self.template
+            assert rec is not None and tpl is not None  # a candidate without parts is a single one
+            self._parts = [(rec, rc, t) for rc, t in tpl.totals]
         return self._parts
 
     @property
     def mappings(self) -> dict[str, list[ProviderRecord]]:
         if self._mappings is None:
-            self._mappings = {s: [self.single] for s in self.template.suffixes}  # type: ignore[union-attr,misc]
+            rec, tpl = self.single, self.template
+            assert rec is not None and tpl is not None
+            self._mappings = {s: [rec] for s in tpl.suffixes}
         return self._mappings
 
     def roots(self) -> set[int]:
@@ -127,8 +130,8 @@ def summarize(model: ReadModel, kept: list[Candidate], limit: int | None, exclud
         used = {rec.id for c in kept for rec, _, _ in c.parts}
         if limit and limit < len(kept):
             kept = kept[:limit]
-        roots = {r for c in kept for r in c.roots()}
-        summaries = [provs[p] for p in sorted(used) if provs[p].root_id in roots]
+        used_roots = {r for c in kept for r in c.roots()}
+        summaries = [provs[p] for p in sorted(used) if provs[p].root_id in used_roots]
         return SearchResult(kept, summaries)
     if limit and limit < len(kept):
         kept = kept[:limit]

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from allotment.placement import errors
 from allotment.placement.domain import changes, names
 from allotment.placement.domain import consumers as consumer_ops
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
 from allotment.placement.store.tables import allocations, consumers, inventories, providers
 from allotment.placement.store.tables import resource_classes as rc_t
@@ -97,7 +97,7 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
             raise _generation_conflict("null", req.generation)
         try:
             with conn.begin_nested():
-                new_id = conn.execute(
+                new_id = inserted_id(conn.execute(
                     consumers.insert().values(
                         uuid=req.uuid,
                         project_id=project_id,
@@ -106,7 +106,7 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
                         consumer_type_id=type_id,
                         created_at=now(),
                     )
-                ).inserted_primary_key[0]
+                ))
         except sa.exc.IntegrityError:
             # Another writer created it first; we were told it was new.
             raise Conflict(
@@ -222,7 +222,7 @@ def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], i
 def _check_capacity(
     conn: Connection,
     requests: list[ConsumerAllocations],
-    by_uuid: dict[str, sa.Row[tuple[int, str, int]]],
+    by_uuid: dict[str, sa.Row[int, str, int]],
     class_ids: dict[str, int],
     prev_usage: dict[tuple[int, int], int],
 ) -> None:
