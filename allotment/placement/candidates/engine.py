@@ -43,7 +43,7 @@ difference from upstream on random graphs and queries.
 
 Bounding the work:
 
-- Anchor sets stay lazy (``_Conj``: a conjunction of the model's index sets minus
+- Anchor sets stay lazy (``sets.Conj``: a conjunction of the model's index sets minus
   exclusions). When generation can stop early (``limit``, or the configured
   ``max_allocation_candidates``) and the anchors are many, the sorted root ids are
   walked with membership tests, so a limit costs in proportion to what it keeps,
@@ -175,9 +175,7 @@ class _Search:
         provs = m.providers
         key = lay.fit_key
         tpl = lay.single
-        visited = 0
-        for a in anchors:
-            visited += 1
+        for visited, a in enumerate(anchors, 1):
             self.anchors_visited = visited
             members = trees.get(a)
             if members is not None and len(members) == 1 and a not in sharing:

@@ -14,7 +14,7 @@ __all__ = ["Candidate", "SearchResult", "SearchWork", "SingleTemplate", "distinc
 class SingleTemplate:
     """What every candidate made of one provider (a childless anchor) shares in a search."""
 
-    __slots__ = ("totals", "suffixes")
+    __slots__ = ("suffixes", "totals")
 
     def __init__(self, totals: list[tuple[str, int]], suffixes: list[str]) -> None:
         self.totals = totals
@@ -30,7 +30,7 @@ class Candidate:
     ``SingleTemplate``; its parts and mappings are built on first access.
     """
 
-    __slots__ = ("anchor", "_parts", "_mappings", "shared_only", "single", "template")
+    __slots__ = ("_mappings", "_parts", "anchor", "shared_only", "single", "template")
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ class Conj:
     the whole set is wanted. ``bound`` is an upper bound of its size.
     """
 
-    __slots__ = ("terms", "excl", "_set")
+    __slots__ = ("_set", "excl", "terms")
 
     def __init__(self, terms: list[Ids], excl: list[Ids] | None = None) -> None:
         self.terms = sorted(terms, key=len)
