@@ -58,8 +58,13 @@ def _upgrade_lock(db: Database, name: str) -> Iterator[Connection]:
                 conn.commit()
 
 
-def upgrade(db: Database, migrations: Path, *, lock_name: str, revision: str = "head") -> None:
-    """Bring the schema whose Alembic scripts live in ``migrations`` to ``revision``, under a lock."""
+def upgrade(db: Database, migrations: Path, *, lock_name: str, revision: str = "head",
+            then: Callable[[Connection], object] | None = None) -> None:
+    """Bring the schema whose Alembic scripts live in ``migrations`` to ``revision``, under a lock.
+
+    ``then`` runs in the same locked transaction after the migrations: seed data that
+    concurrent starters would otherwise insert twice.
+    """
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(migrations))
 
@@ -67,6 +72,8 @@ def upgrade(db: Database, migrations: Path, *, lock_name: str, revision: str = "
         with _upgrade_lock(db, lock_name) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+            if then is not None:
+                then(conn)
 
     retrying(locked_upgrade, what=f"{lock_name} schema upgrade")
 

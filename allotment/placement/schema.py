@@ -10,6 +10,9 @@ __all__ = ["upgrade"]
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` and sync the standard resource classes and traits."""
-    upgrade_schema(db, revision)
-    db.write(names.sync_standard_names)
+    """Bring the schema to ``revision`` and sync the standard resource classes and traits.
+
+    The sync runs under the upgrade's lock: two starters inserting the same standard
+    names at once would otherwise collide on PostgreSQL and MariaDB.
+    """
+    upgrade_schema(db, revision, then=names.sync_standard_names)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from allotment.bench.databases import fresh_database
 from allotment.infra.chunks import chunked
 from allotment.infra.database import Database
 from allotment.infra.launcher import ServeOptions, gunicorn_settings
@@ -14,6 +16,7 @@ from allotment.infra.request_ids import new_request_id
 from allotment.infra.urls import normalize_url
 from allotment.placement.schema import upgrade as placement_upgrade
 from allotment.scheduler.registry.migrate import upgrade as registry_upgrade
+from tests.infra import _workers
 
 
 def test_bare_backend_urls_get_our_drivers() -> None:
@@ -78,3 +81,26 @@ def test_concurrent_starters_upgrade_one_sqlite_file_once(tmp_path: Path) -> Non
             assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         db.dispose()
+
+
+def test_processes_upgrading_a_new_placement_database_at_once_all_succeed(backend: str) -> None:
+    # Before the shared locked upgrade only SQLite serialised placement's upgrades.
+    processes = 4
+    ctx = multiprocessing.get_context("spawn")
+    with fresh_database(backend) as url:
+        barrier = ctx.Barrier(processes)
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_workers.upgrade_placement, args=(url, barrier, results)) for _ in range(processes)]
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=180) for _ in procs]
+        for p in procs:
+            p.join(30)
+        assert outcomes == ["ok"] * processes
+        db = Database(url)
+        try:
+            with db.read() as conn:
+                assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+                assert conn.execute(sa.text("SELECT count(*) FROM resource_classes")).scalar() > 0
+        finally:
+            db.dispose()

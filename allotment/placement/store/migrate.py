@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+from sqlalchemy.engine import Connection
 
 from allotment.infra import migrate
 from allotment.infra.database import Database
@@ -13,6 +16,6 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK_NAME = "allotment_placement_schema"
 
 
-def upgrade_schema(db: Database, revision: str = "head") -> None:
-    """Bring the placement tables to ``revision``."""
-    migrate.upgrade(db, _MIGRATIONS, lock_name=LOCK_NAME, revision=revision)
+def upgrade_schema(db: Database, revision: str = "head", *, then: Callable[[Connection], object] | None = None) -> None:
+    """Bring the placement tables to ``revision``; ``then`` runs after, under the same lock."""
+    migrate.upgrade(db, _MIGRATIONS, lock_name=LOCK_NAME, revision=revision, then=then)
