@@ -4,16 +4,18 @@ Every write transaction that changes a provider's inventory, usage, traits,
 aggregates or place in a tree calls ``touch`` with the provider ids; the row
 commits or rolls back with the write itself.
 
-Pruning is part of the write path, never of a read: every ``PRUNE_EVERY``-th
-logging write of a process also deletes old rows (older than ``KEEP_AGE`` or
-beyond the newest ``KEEP_ROWS``; never the newest row), at most ``PRUNE_BATCH``
-of them, so the maintenance one write carries stays bounded.
+Pruning is part of the write path, never of a read: once a process has logged
+``PRUNE_EVERY`` rows, its next logging write also deletes old rows (older than
+``KEEP_AGE`` or beyond the newest ``KEEP_ROWS``; never the newest row), at most
+``PRUNE_BATCH`` of them, so the maintenance one write carries stays bounded. A
+step may delete ten times what was logged since the last one, so pruning keeps
+up with any write rate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import threading
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -26,10 +28,11 @@ __all__ = ["KEEP_AGE", "KEEP_ROWS", "PRUNE_BATCH", "PRUNE_EVERY", "prune", "touc
 
 KEEP_AGE = 3600.0  # seconds of change rows kept
 KEEP_ROWS = 100_000  # newest change rows always kept
-PRUNE_EVERY = 1_000  # logging writes of one process between two prune steps
+PRUNE_EVERY = 1_000  # rows one process logs between two prune steps
 PRUNE_BATCH = 10_000  # most rows one prune step deletes
 
-_writes = itertools.count(1)  # next() is atomic under the GIL: safe across request threads
+_logged_lock = threading.Lock()  # request threads of one process share the count
+_logged = 0  # rows this process logged since its last prune step
 
 
 def touch(conn: Connection, provider_ids: Iterable[int]) -> None:
@@ -37,17 +40,23 @@ def touch(conn: Connection, provider_ids: Iterable[int]) -> None:
     rows = [{"provider_id": pid, "changed_at": stamp} for pid in sorted(set(provider_ids))]
     if rows:
         conn.execute(changes.insert(), rows)
-        _maintain(conn)
+        _maintain(conn, len(rows))
 
 
 def touch_all(conn: Connection) -> None:
     """Something changed that is not tied to one provider (say a class renamed): reload everything."""
     conn.execute(changes.insert().values(provider_id=None, changed_at=now()))
-    _maintain(conn)
+    _maintain(conn, 1)
 
 
-def _maintain(conn: Connection) -> None:
-    if next(_writes) % PRUNE_EVERY == 0:
+def _maintain(conn: Connection, logged: int) -> None:
+    global _logged
+    with _logged_lock:
+        _logged += logged
+        due = _logged >= PRUNE_EVERY
+        if due:
+            _logged = 0
+    if due:
         prune(conn)
 
 

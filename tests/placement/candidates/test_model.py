@@ -435,3 +435,15 @@ def test_a_prune_step_is_bounded(store: Database) -> None:
     assert store.write(lambda conn: changes.prune(conn, limit=20)) == 20
     assert store.write(lambda conn: changes.prune(conn, limit=20)) == 20
     assert store.write(lambda conn: changes.prune(conn, limit=20)) == 9, "never the newest row"
+
+
+def test_pruning_is_paced_by_rows_logged_not_by_writes(store: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One write that logs many rows counts as many: pruning keeps up with wide writes.
+    store.write(lambda conn: changes.touch(conn, range(1, 6)))
+    _backdate_log(store)
+    monkeypatch.setattr(changes, "PRUNE_EVERY", 50)
+    monkeypatch.setattr(changes, "_logged", 0, raising=False)
+    store.write(lambda conn: changes.touch(conn, range(100, 160)))
+    with store.read() as conn:
+        stamps = conn.execute(sa.select(tables.changes.c.changed_at)).scalars().all()
+    assert len(stamps) == 60 and all(s > now() - dt.timedelta(hours=1) for s in stamps)
