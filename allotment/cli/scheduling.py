@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import logging
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,6 +25,8 @@ from allotment.cli.errors import coded, unreachable
 from allotment.cli.output import Output, output_options
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
 from allotment.client import PlacementError
+from allotment.infra.launcher import ServeOptions, serve_wsgi
+from allotment.infra.logs import configure_logging
 from allotment.scheduler import factory
 from allotment.scheduler.client import connect as connect_scheduler
 from allotment.scheduler.config import SchedulerConfig
@@ -321,29 +321,17 @@ def serve(ctx: click.Context, config_file: str | None, db: str | None, placement
           placement_db: str | None, host: str, port: int, workers: int, threads: int, log_level: str) -> None:
     """Serve the scheduler API under gunicorn (creates or upgrades the registry schema first)."""
     config = _load_config(ctx, config_file, db, placement_url, placement_db)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    configure_logging(log_level)
     _prepare(config)
-    from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings: dict[str, Any] = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-                "graceful_timeout": 10, "timeout": 120, "keepalive": 2, "accesslog": None, "loglevel": log_level,
-                "proc_name": "allotment-scheduler", "control_socket_disable": True,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            # Runs in each worker after the fork: each opens its own connections (closed when it exits).
-            stack = contextlib.ExitStack()
-            atexit.register(stack.close)
-            return factory.build_app(config, stack)
+    def load() -> Any:
+        # Runs in each worker after the fork: each opens its own connections (closed when it exits).
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        return factory.build_app(config, stack)
 
     where = (f"placement database {_hide_password(config.placement_db)}" if config.placement_db
              else f"placement at {config.placement_url}")
     click.echo(f"allotment scheduler API on http://{host}:{port} ({workers} workers, registry "
                f"{_hide_password(config.db_url)}, {where})", err=True)
-    _Server().run()
+    serve_wsgi(load, ServeOptions(host, port, workers, threads, log_level, "allotment-scheduler"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -56,12 +56,14 @@ class PlacementClient:
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         microversion: str | None = None,
     ) -> Any:
         """One API call; the decoded JSON body (None when empty), or a typed error."""
         headers = {"openstack-api-version": f"placement {microversion or self.microversion}"}
-        resp = self.http.request(method, path, json=json, params=params, headers=headers)
+        # httpx takes a list or tuple of pairs, not any sequence.
+        query = params if params is None or isinstance(params, Mapping) else tuple(params)
+        resp = self.http.request(method, path, json=json, params=query, headers=headers)
         body: Any = None
         if resp.content:
             try:
@@ -198,7 +200,7 @@ class PlacementClient:
 
     # -- candidates and reshaper ------------------------------------------------------------
 
-    def allocation_candidates(self, params: Mapping[str, str] | list[tuple[str, str]]) -> dict[str, Any]:
+    def allocation_candidates(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, Any]:
         """GET /allocation_candidates with the query as the API spells it (resources, required1, ...)."""
         return dict(self.request("GET", "/allocation_candidates", params=params))
 
@@ -251,13 +253,13 @@ def direct(db_url: str, *, config: Any = None, microversion: str = DEFAULT_MICRO
 
     Creates or upgrades the schema first, as ``allotment serve`` does.
     """
+    from allotment.infra.database import Database
     from allotment.placement.api.app import make_app
     from allotment.placement.config import Config
-    from allotment.placement.store.engine import Store
-    from allotment.placement.store.migrate import upgrade
+    from allotment.placement.schema import upgrade
 
     conf = config or Config(db_url=db_url)
-    store = Store(db_url)
+    store = Database(db_url)
     try:
         upgrade(store)
         app = make_app(conf, store, auth=False)

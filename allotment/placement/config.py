@@ -28,6 +28,7 @@ Example file (every key optional)::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def _as_list(value: object) -> list[str]:
         return []
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]  # type: ignore[union-attr]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"expected a list or a comma-separated string, got {value!r}")
+    return [str(v) for v in value]
 
 
 def load_config(path: str | Path | None = None, *, db_url: str | None = None) -> Config:

@@ -17,18 +17,19 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from allotment.infra.database import Database
+from allotment.infra.request_ids import REQUEST_ID_HEADER, new_request_id
 from allotment.placement.api import microversion
 from allotment.placement.api.context import RequestContext, noauth_context
 from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPError, Request, Response
 from allotment.placement.api.policy import Enforcer
 from allotment.placement.api.routes import ROUTES
+from allotment.placement.candidates.model import ReadModel
 from allotment.placement.config import Config
 from allotment.placement.domain.exceptions import DomainError, NotFound
-from allotment.placement.store.engine import Store
 
 __all__ = ["PlacementApp", "make_app"]
 
@@ -46,11 +47,13 @@ def _compile(routes: dict[str, dict[str, Callable[[Request], Response]]]) -> lis
 
 
 class PlacementApp:
-    """WSGI callable serving the placement API over one ``Store``."""
+    """WSGI callable serving the placement API over one ``Database``."""
 
-    def __init__(self, config: Config, store: Store, *, auth: bool = True) -> None:
+    def __init__(self, config: Config, store: Database, *, auth: bool = True) -> None:
         self.config = config
         self.store = store
+        # The worker's in-memory provider graph for allocation candidates, refreshed per query.
+        self.read_model = ReadModel(store)
         self.auth = auth
         self.enforcer = (
             Enforcer.from_file(
@@ -68,13 +71,13 @@ class PlacementApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
-        request_id = "req-" + str(uuid.uuid4())
+        request_id = new_request_id()
         environ[ENV_REQUEST_ID] = request_id
         accept = environ.get("HTTP_ACCEPT")
         if not accept or accept == "*/*":
             environ["HTTP_ACCEPT"] = "application/json"
         response = self._cors(environ)
-        response.add_header("x-openstack-request-id", request_id)
+        response.add_header(REQUEST_ID_HEADER, request_id)
         if LOG.isEnabledFor(logging.INFO):
             version = environ.get(ENV_MICROVERSION)
             query = environ.get("QUERY_STRING")
@@ -192,5 +195,5 @@ class PlacementApp:
         raise HTTPError(404, vary=False)
 
 
-def make_app(config: Config, store: Store | None = None, *, auth: bool = True) -> PlacementApp:
-    return PlacementApp(config, store or Store(config.db_url), auth=auth)
+def make_app(config: Config, store: Database | None = None, *, auth: bool = True) -> PlacementApp:
+    return PlacementApp(config, store or Database(config.db_url), auth=auth)
