@@ -211,7 +211,7 @@ _BY_STATUS: dict[int, type[RegistryError]] = {404: NotFound, 409: Conflict, 400:
 def kind_of(cls: type[BaseException]) -> Kind:
     """The row of the nearest class in ``cls``'s MRO that has one."""
     for base in cls.__mro__:
-        kind = KINDS.get(base)  # type: ignore[call-overload]
+        kind = KINDS.get(base)
         if kind is not None:
             return kind
     return KINDS[SchedulerError]

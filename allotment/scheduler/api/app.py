@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid as uuidlib
 from collections.abc import Iterable
 from typing import Any
 
 import falcon
 
 from allotment.client import PlacementClient
+from allotment.infra.request_ids import REQUEST_ID_HEADER, new_request_id
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
@@ -25,14 +25,13 @@ from allotment.scheduler.service import Scheduler
 __all__ = ["create_app"]
 
 LOG = logging.getLogger("allotment.scheduler.api")
-REQUEST_ID_HEADER = "x-openstack-request-id"
 
 
 class _RequestLog:
     """A request id on every request and answer, and one log line per request."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        req.context.request_id = f"req-{uuidlib.uuid4()}"
+        req.context.request_id = new_request_id()
         req.context.started = time.perf_counter()
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool) -> None:

@@ -58,7 +58,7 @@ def read_json(req: falcon.Request, schema: dict[str, Any]) -> dict[str, Any]:
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(body))
     if error is not None:
         raise ApiError(400, f"invalid request body{_where(error)}: {error.message}", "scheduler.bad_request")
-    return body  # type: ignore[no-any-return]
+    return body
 
 
 def uuid_param(value: str, what: str) -> str:

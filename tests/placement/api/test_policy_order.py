@@ -9,7 +9,7 @@ import pytest
 
 from allotment.placement.api.app import make_app
 from allotment.placement.config import Config
-from allotment.placement.store.engine import Store
+from allotment.infra.database import Database
 
 MISSING = "99999999-9999-9999-9999-999999999999"
 MEMBER = {"x-auth-token": "bob:bob", "x-roles": "member", "openstack-api-version": "placement latest"}
@@ -43,7 +43,7 @@ def test_refused_role_with_a_bad_body_gets_403(
 
 
 @pytest.fixture
-def secure_api(store: Store) -> Iterator[httpx.Client]:
+def secure_api(store: Database) -> Iterator[httpx.Client]:
     """The app with upstream's secure-RBAC defaults, under which only the service role may reshape."""
     app = make_app(Config(enforce_new_defaults=True), store)
     headers = {"x-auth-token": "admin", "openstack-api-version": "placement latest"}
