@@ -9,8 +9,8 @@ Example file (every key optional)::
     auth_strategy = "noauth2"
 
     [policy]
-    enforce_new_defaults = false   # true: the secure-RBAC defaults of upstream
-    enforce_scope = false
+    enforce_new_defaults = true    # upstream's default; false: the legacy rules
+    enforce_scope = true
     file = "policy.yaml"           # rule overrides, oslo.policy file format (YAML or JSON)
 
     [cors]
@@ -42,8 +42,8 @@ MISSING_CONSUMER_ID = "00000000-0000-0000-0000-000000000000"
 class Config:
     db_url: str = DEFAULT_DB_URL
     auth_strategy: str = "noauth2"
-    enforce_new_defaults: bool = False
-    enforce_scope: bool = False
+    enforce_new_defaults: bool = True
+    enforce_scope: bool = True
     policy_file: str | None = None
     cors_allowed_origin: list[str] = field(default_factory=list)
     cors_allow_headers: list[str] = field(default_factory=list)
@@ -81,8 +81,8 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
     conf = Config(
         db_url=str(db_url or db.get("url") or DEFAULT_DB_URL),
         auth_strategy=str(api.get("auth_strategy", "noauth2")),
-        enforce_new_defaults=bool(pol.get("enforce_new_defaults", False)),
-        enforce_scope=bool(pol.get("enforce_scope", False)),
+        enforce_new_defaults=bool(pol.get("enforce_new_defaults", True)),
+        enforce_scope=bool(pol.get("enforce_scope", True)),
         policy_file=str(pol["file"]) if pol.get("file") else None,
         cors_allowed_origin=_as_list(cors.get("allowed_origin")),
         cors_allow_headers=_as_list(cors.get("allow_headers")),
