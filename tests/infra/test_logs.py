@@ -169,3 +169,26 @@ def test_logging_settings_come_from_the_logging_table(tmp_path: Any) -> None:
     conf.write_text('[logging]\nformat = "xml"\n')
     with pytest.raises(ValueError, match="format"):
         LogSettings.from_file(conf)
+
+
+def test_the_scheduler_passes_the_global_request_id_on_to_placement(tmp_path: Any, capture: Captured) -> None:
+    from tests.scheduler.fleet import add_ram_graded_hosts, boot_spec, open_fleet
+
+    with open_fleet(tmp_path) as fleet:
+        add_ram_graded_hosts(fleet)
+        app = create_app(fleet.registry, scheduler=fleet.scheduler())
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://scheduler") as api:
+            for inbound in (GLOBAL_ID, None):
+                capture.stream.truncate(0)
+                capture.stream.seek(0)
+                r = api.post("/select_destinations", json={"request_spec": boot_spec().to_dict()},
+                             headers={"x-openstack-request-id": inbound} if inbound else {})
+                assert r.status_code == 200, r.text
+                lines = capture.request_lines()
+                to_placement = [line for line in lines if line["logger"] == "allotment.placement.api"]
+                assert {line["route"] for line in to_placement} >= {"/allocation_candidates",
+                                                                    "/allocations/{consumer_uuid}"}
+                # Placement's lines carry the caller's global id, or else the scheduler request's own id.
+                expected = inbound or r.headers["x-openstack-request-id"]
+                assert {line["global_request_id"] for line in to_placement} == {expected}
+                assert lines[-1]["logger"] == "allotment.scheduler.api" and lines[-1]["route"] == "/select_destinations"
