@@ -16,7 +16,7 @@ import tomllib
 import traceback
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -175,7 +175,7 @@ def log_request(logger: logging.Logger, line: RequestLine) -> None:
         line.project_id or "-",
         line.global_request_id or "-",
         extra={
-            "request_line": {**asdict(line), "time_ms": round(line.time_ms, 1)},
+            "request_line": {**vars(line), "time_ms": round(line.time_ms, 1)},
             "request_id": line.request_id,
             "global_request_id": line.global_request_id or "-",
         },
