@@ -3,6 +3,7 @@ is read in parallel (a server that answers early may close before it has everyth
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -62,6 +63,8 @@ def exchange(url: str, head: str, body_parts: Iterable[bytes] = (), *, timeout: 
     try:
         return _read_answer(sock)
     finally:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes a sender blocked in sendall, which close() would not
         sock.close()
         sender.join(timeout)
 
