@@ -19,7 +19,7 @@ def door_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--max-request-body-size", type=click.IntRange(0), default=None, metavar="BYTES",
                      help="Refuse larger request bodies with 413, unread (0: no limit). "
-                          "Default: the config file's, else the service's."),
+                          "Default: the config file's, else 4 MiB (placement) or 1 MiB (scheduler)."),
         click.option("--limit-request-line", type=click.IntRange(0, GUNICORN_MAX_REQUEST_LINE), default=None, metavar="BYTES",
                      help="Longest request line (method, path and query) accepted; 0: no limit. Default 8190."),
         click.option("--limit-request-field-size", type=click.IntRange(0), default=None, metavar="BYTES",

@@ -224,7 +224,8 @@ def _registry_option(func: Any) -> Any:
 
 
 _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
-                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...).")
+                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...); "
+                            "serve also reads [scheduler.api] (limits) and [logging].")
 
 
 @click.command("schedule")
