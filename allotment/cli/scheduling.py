@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import click
 import httpx
 
+from allotment.cli.door import door_options, door_settings
 from allotment.cli.errors import coded, unreachable
 from allotment.cli.output import Output, output_options
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
@@ -222,7 +224,8 @@ def _registry_option(func: Any) -> Any:
 
 
 _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
-                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...).")
+                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...); "
+                            "serve also reads [scheduler.api] (limits) and [logging].")
 
 
 @click.command("schedule")
@@ -314,14 +317,21 @@ def _prepare(config: SchedulerConfig) -> None:
 @click.option("--port", default=8779, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1), help="Threads per worker.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@door_options
 @click.pass_context
 def serve(ctx: click.Context, config_file: str | None, db: str | None, placement_url: str | None,
-          placement_db: str | None, host: str, port: int, workers: int, threads: int, log_level: str) -> None:
+          placement_db: str | None, host: str, port: int, workers: int, threads: int,
+          max_request_body_size: int | None, limit_request_line: int | None, limit_request_field_size: int | None,
+          log_level: str | None, log_format: str | None) -> None:
     """Serve the scheduler API under gunicorn (creates or upgrades the registry schema first)."""
     config = _load_config(ctx, config_file, db, placement_url, placement_db)
-    configure_logging(log_level)
+    limits, logs = door_settings(
+        config_file, config.limits,
+        {"max_request_body_size": max_request_body_size, "limit_request_line": limit_request_line,
+         "limit_request_field_size": limit_request_field_size},
+        log_level, log_format)
+    config = dataclasses.replace(config, limits=limits)
+    configure_logging(logs.level, logs.format)
     _prepare(config)
 
     def load() -> Any:
@@ -334,4 +344,4 @@ def serve(ctx: click.Context, config_file: str | None, db: str | None, placement
              else f"placement at {config.placement_url}")
     click.echo(f"allotment scheduler API on http://{host}:{port} ({workers} workers, registry "
                f"{_hide_password(config.db_url)}, {where})", err=True)
-    serve_wsgi(load, ServeOptions(host, port, workers, threads, log_level, "allotment-scheduler"))
+    serve_wsgi(load, ServeOptions(host, port, workers, threads, logs.level, "allotment-scheduler", config.limits))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from allotment.cli.door import door_options, door_settings
 from allotment.infra.launcher import ServeOptions, serve_wsgi
 from allotment.infra.logs import configure_logging
 from allotment.placement.config import DEFAULT_DB_URL, Config, load_config
@@ -37,20 +38,26 @@ def _upgrade(conf: Config) -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1), help="Threads per worker.")
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="TOML configuration file.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@door_options
 def serve(db: str | None, host: str, port: int, workers: int, threads: int, config_file: str | None,
-          log_level: str) -> None:
+          max_request_body_size: int | None, limit_request_line: int | None, limit_request_field_size: int | None,
+          log_level: str | None, log_format: str | None) -> None:
     """Serve the placement API (creates or upgrades the database schema first)."""
     conf = _config(config_file, db)
-    configure_logging(log_level)
+    conf.limits, logs = door_settings(
+        config_file, conf.limits,
+        {"max_request_body_size": max_request_body_size, "limit_request_line": limit_request_line,
+         "limit_request_field_size": limit_request_field_size},
+        log_level, log_format)
+    configure_logging(logs.level, logs.format)
     _upgrade(conf)
     # Import the application code once in the master so forked workers start at once.
     from allotment.placement.api.app import make_app
 
     click.echo(f"allotment placement API on http://{host}:{port} ({workers} workers, {conf.db_url})", err=True)
     # make_app runs in each worker after the fork: each gets its own engine and pool.
-    serve_wsgi(lambda: make_app(conf), ServeOptions(host, port, workers, threads, log_level, "allotment-placement"))
+    serve_wsgi(lambda: make_app(conf),
+               ServeOptions(host, port, workers, threads, logs.level, "allotment-placement", conf.limits))
 
 
 @click.group()

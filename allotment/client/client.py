@@ -22,6 +22,8 @@ import orjson
 
 from allotment.client.errors import from_response
 from allotment.client.models import Allocations, Inventory, Provider
+from allotment.infra.logs import current_request_ids
+from allotment.infra.request_ids import GLOBAL_REQUEST_ID_HEADER
 
 __all__ = ["DEFAULT_MICROVERSION", "PlacementClient", "connect", "direct"]
 
@@ -61,6 +63,11 @@ class PlacementClient:
     ) -> Any:
         """One API call; the decoded JSON body (None when empty), or a typed error."""
         headers = {"openstack-api-version": f"placement {microversion or self.microversion}"}
+        ids = current_request_ids()
+        if ids is not None:
+            # As Nova does: called while serving a request, pass its global id (the caller's, else its own)
+            # so placement's log lines name the request that caused them.
+            headers[GLOBAL_REQUEST_ID_HEADER] = ids[1] or ids[0]
         # httpx takes a list or tuple of pairs, not any sequence.
         query = params if params is None or isinstance(params, Mapping) else tuple(params)
         resp = self.http.request(method, path, json=json, params=query, headers=headers)

@@ -7,6 +7,9 @@ Example file (every key optional)::
 
     [api]
     auth_strategy = "noauth2"
+    max_request_body_size = 4194304  # bytes; larger bodies get 413 before they are read (0: no limit)
+    limit_request_line = 8190        # bytes in the request line (gunicorn's ceiling; 0: no limit)
+    limit_request_field_size = 16384 # bytes in one header line (0: no limit)
 
     [policy]
     enforce_new_defaults = true    # upstream's default; false: the legacy rules
@@ -32,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from allotment.infra.limits import RequestLimits
+
 __all__ = ["Config", "DEFAULT_DB_URL", "MISSING_CONSUMER_ID", "load_config"]
 
 DEFAULT_DB_URL = "sqlite:///./allotment.sqlite"
@@ -55,6 +60,7 @@ class Config:
     refuse_inventory_below_usage: bool = False
     max_allocation_candidates: int = -1
     allocation_candidates_generation_strategy: str = "depth-first"
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 def _as_list(value: object) -> list[str]:
@@ -98,4 +104,5 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
         raise ValueError(f"unsupported auth_strategy {conf.auth_strategy!r}: only 'noauth2' is implemented")
     if conf.allocation_candidates_generation_strategy not in ("depth-first", "breadth-first"):
         raise ValueError("allocation_candidates_generation_strategy must be 'depth-first' or 'breadth-first'")
+    conf.limits = RequestLimits.from_table(api)
     return conf

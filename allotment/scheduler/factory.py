@@ -81,4 +81,4 @@ def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_
     stack.callback(registry.close)
     placement = open_placement(config, stack)
     return create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
-                      placement=placement)
+                      placement=placement, max_request_body_size=config.limits.max_request_body_size)

@@ -44,10 +44,14 @@ def _render(req: falcon.Request, resp: falcon.Response, status: int, detail: str
 
 def _scheduler_error(req: falcon.Request, resp: falcon.Response, ex: SchedulerError, params: dict[str, Any]) -> None:
     answer = answer_for(ex)  # status and code from the one table, allotment.scheduler.errors.KINDS
+    if answer.status >= 500:  # placement unreachable and the like: the operator needs the why
+        LOG.error("%s %s answered %d: %s", req.method, req.path, answer.status, answer.detail, exc_info=ex)
     _render(req, resp, answer.status, answer.detail, answer.code)
 
 
 def _api_error(req: falcon.Request, resp: falcon.Response, ex: ApiError, params: dict[str, Any]) -> None:
+    if ex.status >= 500:
+        LOG.error("%s %s answered %d: %s", req.method, req.path, ex.status, ex.detail, exc_info=ex)
     _render(req, resp, ex.status, ex.detail, ex.code)
 
 
