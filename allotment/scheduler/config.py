@@ -11,6 +11,10 @@ Example (every key optional)::
     [scheduler.weights]
     ram_weight_multiplier = 1.0
     io_ops_weight_multiplier = -1.0
+
+Behind Keystone (``auth_strategy = "keystone"`` in ``[scheduler]``), the top-level
+``[keystone_authtoken]`` table, the one placement reads from the same file, configures the
+auth_token middleware.
 """
 
 from __future__ import annotations
@@ -56,6 +60,9 @@ class SchedulerConfig:
     # Where placement is: an HTTP endpoint, or a database URL for the direct client.
     placement_url: str | None = None
     placement_db: str | None = None
+    # "none" (anyone who reaches the port may call it, as before) or "keystone".
+    auth_strategy: str = "none"
+    keystone_authtoken: dict[str, Any] = field(default_factory=dict)
     # The scheduler's own registry database (hosts, aggregates, groups, instances).
     db_url: str = "sqlite:///./allotment.sqlite"
 
@@ -91,14 +98,22 @@ class SchedulerConfig:
 def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> SchedulerConfig:
     """Read ``[scheduler]`` from a TOML file; keyword overrides win. Unknown keys are an error."""
     data: dict[str, Any] = {}
+    keystone_authtoken: dict[str, Any] = {}
     if path is not None:
         with open(path, "rb") as f:
-            data = dict(tomllib.load(f).get("scheduler", {}))
+            document = tomllib.load(f)
+        data = dict(document.get("scheduler", {}))
+        keystone_authtoken = dict(document.get("keystone_authtoken", {}))
     weights = dict(DEFAULT_WEIGHTS)
     weights.update({k: float(v) for k, v in data.pop("weights", {}).items()})
     data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(SchedulerConfig)} - {"weights"}
+    known = {f.name for f in fields(SchedulerConfig)} - {"weights", "keystone_authtoken"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown [scheduler] option(s): {', '.join(unknown)}")
-    return SchedulerConfig(weights=weights, **data)
+    config = SchedulerConfig(weights=weights, keystone_authtoken=keystone_authtoken, **data)
+    if config.auth_strategy not in ("none", "keystone"):
+        raise ValueError(f"unsupported [scheduler] auth_strategy {config.auth_strategy!r}: use none or keystone")
+    if config.auth_strategy == "keystone" and not keystone_authtoken:
+        raise ValueError('auth_strategy "keystone" needs a [keystone_authtoken] table (www_authenticate_uri, ...)')
+    return config

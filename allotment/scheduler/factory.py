@@ -13,9 +13,8 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import falcon
-
 from allotment.client import PlacementClient, connect, direct
+from allotment.infra.keystone import WSGIApp, keystone_auth
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
 from allotment.scheduler.plugins import load_filters, load_weighers
@@ -71,14 +70,17 @@ def prepare(config: SchedulerConfig) -> None:
             open_placement(config, stack)  # opening the direct client creates or upgrades placement's schema
 
 
-def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_options: Any) -> falcon.App:
+def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_options: Any) -> WSGIApp:
     """One worker's application: its own registry engine and placement client, closed with ``stack``.
 
     With a placement client the app also keeps placement's aggregates and the disabled trait
-    in step with the registry's host aggregates and host status.
+    in step with the registry's host aggregates and host status. With ``auth_strategy = "keystone"``
+    the app sits behind Keystone's auth_token middleware and applies ``api.auth``'s rules.
     """
     registry = open_registry(config, migrate=False)
     stack.callback(registry.close)
     placement = open_placement(config, stack)
-    return create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
-                      placement=placement)
+    keystone = config.auth_strategy == "keystone"
+    app = create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
+                     placement=placement, keystone_policy=keystone)
+    return keystone_auth(app, config.keystone_authtoken) if keystone else app

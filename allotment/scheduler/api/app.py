@@ -15,6 +15,7 @@ import falcon
 
 from allotment.client import PlacementClient
 from allotment.infra.request_ids import REQUEST_ID_HEADER, new_request_id
+from allotment.scheduler.api.auth import KeystonePolicy
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
@@ -44,14 +45,17 @@ class _RequestLog:
 
 
 def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = (),
-               scheduler: Scheduler | None = None, placement: PlacementClient | None = None) -> falcon.App:
+               scheduler: Scheduler | None = None, placement: PlacementClient | None = None,
+               keystone_policy: bool = False) -> falcon.App:
     """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs.
 
     With a ``scheduler`` (over the same registry) it also serves POST /select_destinations and /migrations.
     With ``placement``, changes to a host's aggregates or disabled flag are also made in placement
     (``registry.placement_sync``); a failed placement write answers 502 after the registry change.
+    With ``keystone_policy`` it applies ``api.auth``'s rules to the identity Keystone's auth_token
+    middleware (which the caller puts around the app) confirmed.
     """
-    app = falcon.App(middleware=[_RequestLog()])
+    app = falcon.App(middleware=[_RequestLog(), KeystonePolicy()] if keystone_policy else [_RequestLog()])
     install_error_handlers(app)
     table = [*routes(registry), *(scheduling.routes(scheduler) if scheduler is not None else ()), *extra_routes]
     sync = PlacementSync(placement) if placement is not None else None

@@ -1,0 +1,46 @@
+"""The scheduler API behind the same Keystone: a token is required, operators and services may
+call it, a reader may only read (and only on a system-scoped token)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.auth.conftest import Cloud
+
+
+def _call(method: str, url: str, token: str | None, body: object = None) -> httpx.Response:
+    headers = {"x-auth-token": token} if token is not None else {}
+    return httpx.request(method, url, headers=headers, json=body, timeout=30)
+
+
+def test_the_route_list_is_public_and_everything_else_needs_a_token(scheduler: str, cloud: Cloud) -> None:
+    assert _call("GET", f"{scheduler}/", None).status_code == 200
+    for resp in (_call("GET", f"{scheduler}/hosts", None), _call("GET", f"{scheduler}/hosts", "admin")):
+        assert resp.status_code == 401, resp.text
+        assert resp.headers["www-authenticate"] == f'Keystone uri="{cloud.keystone.url}"'
+
+
+def test_admin_and_service_may_write(scheduler: str, cloud: Cloud) -> None:
+    for token in (cloud.token("admin"), cloud.token("placement", "service")):
+        made = _call("POST", f"{scheduler}/aggregates", token, {"name": f"rack-{token[-8:]}"})
+        assert made.status_code == 201, made.text
+        assert _call("GET", f"{scheduler}/aggregates", token).status_code == 200
+
+
+def test_a_reader_may_read_on_a_system_token_and_never_write(scheduler: str, cloud: Cloud) -> None:
+    auditor = cloud.token("auditor", system=True)
+    assert _call("GET", f"{scheduler}/aggregates", auditor).status_code == 200
+    refused = _call("POST", f"{scheduler}/aggregates", auditor, {"name": "audited"})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["errors"][0]["code"] == "scheduler.forbidden"
+    # A project's reader or member is no operator: nothing at all.
+    for token in (cloud.token("reader-a", "alpha"), cloud.token("member-a", "alpha")):
+        assert _call("GET", f"{scheduler}/aggregates", token).status_code == 403
+        assert _call("POST", f"{scheduler}/aggregates", token, {"name": "tenant"}).status_code == 403
+
+
+def test_a_revoked_token_is_refused(scheduler: str, cloud: Cloud) -> None:
+    token = cloud.token("placement", "service")
+    assert _call("GET", f"{scheduler}/hosts", token).status_code == 200
+    cloud.keystone.revoke(token)
+    assert _call("GET", f"{scheduler}/hosts", token).status_code == 401
