@@ -62,6 +62,9 @@ class SchedulerConfig:
     placement_db: str | None = None
     # "none" (anyone who reaches the port may call it, as before) or "keystone".
     auth_strategy: str = "none"
+    # How the scheduler authenticates to placement over HTTP: "noauth2" (token "admin") or
+    # "keystone" (a token for the [keystone_authtoken] table's user: auth_url, username, ...).
+    placement_auth: str = "noauth2"
     keystone_authtoken: dict[str, Any] = field(default_factory=dict)
     # The scheduler's own registry database (hosts, aggregates, groups, instances).
     db_url: str = "sqlite:///./allotment.sqlite"
@@ -114,6 +117,8 @@ def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> S
     config = SchedulerConfig(weights=weights, keystone_authtoken=keystone_authtoken, **data)
     if config.auth_strategy not in ("none", "keystone"):
         raise ValueError(f"unsupported [scheduler] auth_strategy {config.auth_strategy!r}: use none or keystone")
-    if config.auth_strategy == "keystone" and not keystone_authtoken:
-        raise ValueError('auth_strategy "keystone" needs a [keystone_authtoken] table (www_authenticate_uri, ...)')
+    if config.placement_auth not in ("noauth2", "keystone"):
+        raise ValueError(f"unsupported [scheduler] placement_auth {config.placement_auth!r}: use noauth2 or keystone")
+    if "keystone" in (config.auth_strategy, config.placement_auth) and not keystone_authtoken:
+        raise ValueError('"keystone" needs a [keystone_authtoken] table (www_authenticate_uri, auth_url, ...)')
     return config

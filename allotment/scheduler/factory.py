@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from allotment.client import PlacementClient, connect, direct
+from allotment.client.keystone import KeystonePassword
 from allotment.infra.keystone import WSGIApp, keystone_auth
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
@@ -54,7 +55,8 @@ def open_placement(config: SchedulerConfig, stack: contextlib.ExitStack) -> Plac
     """The placement client ``config`` names (in-process on ``placement_db``, or HTTP), closed with ``stack``."""
     if config.placement_db:
         return stack.enter_context(direct(config.placement_db))
-    return stack.enter_context(connect(config.placement_url or DEFAULT_PLACEMENT_URL))
+    auth = KeystonePassword.from_options(config.keystone_authtoken) if config.placement_auth == "keystone" else None
+    return stack.enter_context(connect(config.placement_url or DEFAULT_PLACEMENT_URL, auth=auth))
 
 
 def prepare(config: SchedulerConfig) -> None:

@@ -89,15 +89,16 @@ def placement(cloud: Cloud) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(scope="session")
-def scheduler(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``allotment scheduler serve`` configured for Keystone (placement in-process on SQLite)."""
+def scheduler(cloud: Cloud, placement: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``allotment scheduler serve`` behind Keystone, calling the placement server behind it too."""
     work = tmp_path_factory.mktemp("scheduler")
     conf = work / "scheduler.toml"
     conf.write_text(
         "[scheduler]\n"
         'auth_strategy = "keystone"\n'
+        'placement_auth = "keystone"\n'
         f'db_url = "sqlite:///{work / "registry.sqlite"}"\n'
-        f'placement_db = "sqlite:///{work / "placement.sqlite"}"\n\n' + cloud.authtoken_toml()
+        f'placement_url = "{placement.url}"\n\n' + cloud.authtoken_toml()
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -94,7 +94,10 @@ class Keystone:
     url: str  # the identity endpoint, ending in /v3
     process: subprocess.Popen[bytes]
     workdir: Path
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30.0))
+    # No connection reuse: gunicorn closes idle ones after 2 s, and a request sent on one just as
+    # it closes fails with "Server disconnected without sending a response".
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(
+        timeout=30.0, limits=httpx.Limits(max_keepalive_connections=0)))
     _admin_token: str | None = None
 
     def token(self, user: str, password: str, *, project: str | None = None, system: bool = False,

@@ -3,9 +3,15 @@ call it, a reader may only read (and only on a system-scoped token)."""
 
 from __future__ import annotations
 
+import tomllib
+
 import httpx
 
+from allotment.bench.servers import RunningServer
+from allotment.client import connect
+from allotment.client.keystone import KeystonePassword
 from tests.auth.conftest import Cloud
+from tests.scheduler.fleet import boot_spec, flavor
 
 
 def _call(method: str, url: str, token: str | None, body: object = None) -> httpx.Response:
@@ -44,3 +50,24 @@ def test_a_revoked_token_is_refused(scheduler: str, cloud: Cloud) -> None:
     assert _call("GET", f"{scheduler}/hosts", token).status_code == 200
     cloud.keystone.revoke(token)
     assert _call("GET", f"{scheduler}/hosts", token).status_code == 401
+
+
+def test_the_scheduler_calls_placement_with_a_token_of_its_own(scheduler: str, cloud: Cloud) -> None:
+    # Placement (behind Keystone, no providers yet) answers the scheduler's query: no valid host,
+    # not a placement error as it would be if placement had refused the scheduler's token.
+    spec = boot_spec(flavor(vcpus=1)).to_dict()
+    resp = _call("POST", f"{scheduler}/select_destinations", cloud.token("placement", "service"),
+                 {"request_spec": spec})
+    assert resp.status_code == 409, resp.text
+    assert resp.json()["errors"][0]["code"] == "scheduler.no_valid_host"
+
+
+def test_the_client_renews_a_revoked_token(placement: RunningServer, cloud: Cloud) -> None:
+    options = tomllib.loads(cloud.authtoken_toml())["keystone_authtoken"]
+    auth = KeystonePassword.from_options(options)
+    with connect(placement.url, auth=auth) as client:
+        assert client.list_providers() is not None
+        first = auth.token()
+        cloud.keystone.revoke(first)
+        assert client.list_providers() is not None  # refused once with 401, then a new token
+        assert auth.token() != first
