@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import httpx
+import pytest
 
 from allotment.bench.servers import RunningServer
+from allotment.infra.database import Database
+from allotment.placement.api.app import make_app
+from allotment.placement.config import load_config
+from allotment.placement.schema import upgrade
 from tests.auth.conftest import PASSWORD, Cloud
 
 LATEST = {"openstack-api-version": "placement latest"}
@@ -104,3 +110,24 @@ def test_an_expired_token_is_refused(placement: RunningServer, cloud: Cloud) -> 
         assert time.monotonic() < deadline, "the token outlived its expiry"
         time.sleep(0.5)
     _refused(resp, cloud)
+
+
+# webob, under keystonemiddleware, still imports cgi; here it is imported into the test process.
+@pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning")
+def test_with_delay_auth_decision_placement_itself_refuses(cloud: Cloud, tmp_path: Path) -> None:
+    # The middleware then passes a bad token on, marked X-Identity-Status: Invalid; the
+    # context layer answers 401, and the middleware adds WWW-Authenticate on the way out.
+    conf_file = tmp_path / "allotment.toml"
+    conf_file.write_text('[auth]\nstrategy = "keystone"\n' + cloud.authtoken_toml() + "delay_auth_decision = true\n")
+    conf = load_config(conf_file, db_url=f"sqlite:///{tmp_path}/placement.sqlite")
+    store = Database(conf.db_url)
+    try:
+        upgrade(store)
+        with httpx.Client(transport=httpx.WSGITransport(app=make_app(conf, store)), base_url="http://p") as http:
+            for token in (None, "not-a-token"):
+                resp = http.get("/resource_providers", headers={"x-auth-token": token} if token else {})
+                _refused(resp, cloud)
+            ok = http.get("/resource_providers", headers={"x-auth-token": cloud.token("admin")})
+            assert ok.status_code == 200, ok.text
+    finally:
+        store.dispose()
