@@ -25,6 +25,7 @@ class Identity:
     project_id: str | None
     roles: list[str] = field(default_factory=list)
     system_scope: str | None = None
+    domain_id: str | None = None  # set for a domain-scoped token
 
 
 def keystone_auth(app: WSGIApp, options: Mapping[str, Any], *, public_paths: Iterable[str] = ("/", "")) -> WSGIApp:
@@ -79,7 +80,8 @@ def keystone_identity(environ: Mapping[str, Any]) -> Identity | None:
     """The caller the auth_token middleware confirmed; None for an invalid or missing token.
 
     The middleware removes these headers from what the client sent before it sets them, so
-    they cannot be forged. ``OpenStack-System-Scope`` is ``all`` for a system-scoped token.
+    they cannot be forged. ``OpenStack-System-Scope`` is ``all`` for a system-scoped token,
+    ``X-Domain-Id`` is set for a domain-scoped one.
     """
     if environ.get("HTTP_X_IDENTITY_STATUS") != "Confirmed":
         return None
@@ -92,4 +94,5 @@ def keystone_identity(environ: Mapping[str, Any]) -> Identity | None:
         project_id=environ.get("HTTP_X_PROJECT_ID") or None,
         roles=roles,
         system_scope=environ.get("HTTP_OPENSTACK_SYSTEM_SCOPE") or None,
+        domain_id=environ.get("HTTP_X_DOMAIN_ID") or None,
     )

@@ -23,7 +23,7 @@ SERVICE_PASSWORD = "placement-secret"
 
 @dataclass
 class Cloud:
-    """Keystone and who is in it: ``admin`` (admin of project ``admin`` and of the system),
+    """Keystone and who is in it: ``admin`` (admin of project ``admin``, of the system and of the Default domain),
     ``member-a``/``reader-a`` in project ``alpha``, ``member-b`` in ``beta``, ``auditor`` (system
     reader) and ``placement``, the service user (role ``service`` in project ``service``)."""
 
@@ -31,9 +31,9 @@ class Cloud:
     projects: dict[str, str]
     users: dict[str, str]
 
-    def token(self, user: str, project: str | None = None, *, system: bool = False) -> str:
+    def token(self, user: str, project: str | None = None, *, system: bool = False, domain: str | None = None) -> str:
         if user == "admin":
-            return self.keystone.token(user, ADMIN_PASSWORD, project=project or "admin", system=system)
+            return self.keystone.token(user, ADMIN_PASSWORD, project=project or "admin", system=system, domain=domain)
         password = SERVICE_PASSWORD if user == "placement" else PASSWORD
         return self.keystone.token(user, password, project=project, system=system)
 
@@ -70,6 +70,7 @@ def _populate(ks: Keystone) -> Cloud:
         "admin": ks.id_of("user", "admin"),
     }
     ks.admin_call("PUT", f"/system/users/{users['auditor']}/roles/{ks.id_of('role', 'reader')}")
+    ks.admin_call("PUT", f"/domains/default/users/{users['admin']}/roles/{ks.id_of('role', 'admin')}")
     return Cloud(ks, projects, users)
 
 

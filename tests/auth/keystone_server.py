@@ -101,8 +101,8 @@ class Keystone:
     _admin_token: str | None = None
 
     def token(self, user: str, password: str, *, project: str | None = None, system: bool = False,
-              app_credential: tuple[str, str] | None = None) -> str:
-        """A token for ``user`` (a name in the Default domain), scoped to a project or the system."""
+              domain: str | None = None, app_credential: tuple[str, str] | None = None) -> str:
+        """A token for ``user`` (a name in the Default domain), scoped to a project, a domain or the system."""
         if app_credential is not None:
             identity = {"methods": ["application_credential"],
                         "application_credential": {"id": app_credential[0], "secret": app_credential[1]}}
@@ -110,8 +110,9 @@ class Keystone:
         else:
             identity = {"methods": ["password"], "password": {
                 "user": {"name": user, "domain": {"id": "default"}, "password": password}}}
-            scope: dict[str, object] = ({"system": {"all": True}} if system else
-                                        {"project": {"name": project, "domain": {"id": "default"}}})
+            scope: dict[str, object] = (
+                {"system": {"all": True}} if system else {"domain": {"id": domain}} if domain else
+                {"project": {"name": project, "domain": {"id": "default"}}})
             body = {"auth": {"identity": identity, "scope": scope}}
         resp = self.http.post(f"{self.url}/auth/tokens", json=body)
         resp.raise_for_status()

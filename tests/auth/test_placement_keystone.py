@@ -85,11 +85,11 @@ def test_usages_are_scoped_to_the_token_project(placement: RunningServer, cloud:
     assert _get(placement, f"/usages?project_id={beta}", cloud.token("admin")).status_code == 200
 
 
-def test_a_system_scoped_admin_token_is_refused_on_project_scoped_rules(placement: RunningServer,
-                                                                        cloud: Cloud) -> None:
-    system_admin = cloud.token("admin", system=True)
-    assert _get(placement, "/resource_providers", system_admin).status_code == 403
-    assert _post(placement, "/resource_providers", system_admin, {"name": "sys"}).status_code == 403
+def test_system_and_domain_scoped_admin_tokens_are_refused_on_project_scoped_rules(placement: RunningServer,
+                                                                                    cloud: Cloud) -> None:
+    for token in (cloud.token("admin", system=True), cloud.token("admin", domain="default")):
+        assert _get(placement, "/resource_providers", token).status_code == 403
+        assert _post(placement, "/resource_providers", token, {"name": "sys"}).status_code == 403
     assert _get(placement, "/resource_providers", cloud.token("admin")).status_code == 200
 
 

@@ -18,6 +18,7 @@ class RequestContext:
     project_id: str | None
     roles: list[str] = field(default_factory=list)
     system_scope: str | None = None
+    domain_id: str | None = None  # a domain-scoped Keystone token
     request_id: str = ""
     enforcer: Enforcer | None = None
 
@@ -27,6 +28,7 @@ class RequestContext:
             "project_id": self.project_id,
             "roles": self.roles,
             "system_scope": self.system_scope,
+            "domain_id": self.domain_id,
         }
 
     def can(self, action: str, target: dict[str, Any] | None = None) -> None:
@@ -75,8 +77,9 @@ def keystone_context(environ: dict[str, Any], enforcer: Enforcer | None) -> Requ
     """The context from the identity headers Keystone's auth_token middleware set; None if it confirmed none.
 
     As upstream (oslo.context's ``from_environ``): ``X-User-Id``, ``X-Project-Id``, ``X-Roles``
-    (Keystone expands implied roles: an admin is also member and reader) and
-    ``OpenStack-System-Scope``. Nothing else of the request counts: no role by user name.
+    (Keystone expands implied roles: an admin is also member and reader),
+    ``OpenStack-System-Scope`` and ``X-Domain-Id``. Nothing else of the request counts: no
+    role by user name.
     """
     identity = keystone_identity(environ)
     if identity is None:
@@ -86,5 +89,6 @@ def keystone_context(environ: dict[str, Any], enforcer: Enforcer | None) -> Requ
         project_id=identity.project_id,
         roles=list(identity.roles),
         system_scope=identity.system_scope,
+        domain_id=identity.domain_id,
         enforcer=enforcer,
     )
