@@ -50,12 +50,18 @@ def keystone_auth(app: WSGIApp, options: Mapping[str, Any], *, public_paths: Ite
     private = cfg.ConfigOpts()
     private([], project="allotment", default_config_files=[])
     if plugin_options:
+        if not options.get("auth_type"):
+            raise ValueError(f"[{_GROUP}] {', '.join(sorted(plugin_options))}: unknown without an auth_type")
         from keystoneauth1 import loading
 
-        loader: Any = loading.get_plugin_loader(str(options.get("auth_type", "password")))
+        loader: Any = loading.get_plugin_loader(str(options["auth_type"]))
         private.register_opts(loading.get_auth_plugin_conf_options(loader), group=_GROUP)
         for name, value in plugin_options.items():
-            private.set_override(name, value, group=_GROUP)
+            try:
+                private.set_override(name, value, group=_GROUP)
+            except cfg.NoSuchOptError:
+                raise ValueError(f"[{_GROUP}] {name}: not an option of keystonemiddleware or of the "
+                                 f"{options['auth_type']!r} auth plugin") from None
     conf["oslo_config_config"] = private
     protocol = auth_token.AuthProtocol(app, conf)
     public = frozenset(public_paths)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from allotment.infra.keystone import keystone_auth
 from allotment.placement.config import Config, load_config
 from allotment.scheduler.config import load_scheduler_config
 
@@ -71,3 +72,15 @@ def test_keystonemiddleware_is_imported_only_for_keystone(tmp_path: Path) -> Non
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "True"]
+
+
+# webob, under keystonemiddleware, still imports cgi.
+@pytest.mark.filterwarnings("ignore:'cgi' is deprecated:DeprecationWarning")
+@pytest.mark.parametrize(("options", "message"), [
+    ({"auth_url": "http://ks/v3", "username": "placement"}, "unknown without an auth_type"),
+    ({"auth_type": "password", "auth_url": "http://ks/v3", "usernme": "placement"},
+     "usernme: not an option of keystonemiddleware or of the 'password' auth plugin"),
+])
+def test_keystone_options_that_mean_nothing_are_refused(options: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        keystone_auth(lambda environ, start_response: [b""], options)
