@@ -243,11 +243,17 @@ def connect(
     timeout: float = 30.0,
     retries: int = 3,
     microversion: str = DEFAULT_MICROVERSION,
+    auth: httpx.Auth | None = None,
 ) -> PlacementClient:
-    """A client for a placement server at ``url`` (keep-alive; connection errors retried ``retries`` times)."""
+    """A client for a placement server at ``url`` (keep-alive; connection errors retried ``retries`` times).
+
+    ``token`` is sent as it is (noauth2); an ``auth`` (``client.keystone.KeystonePassword``) sends its own.
+    """
     http = httpx.Client(
         base_url=url.rstrip("/"),
-        headers={"x-auth-token": token, "accept": "application/json"},
+        headers={"accept": "application/json"} if auth is not None else
+                {"x-auth-token": token, "accept": "application/json"},
+        auth=auth,
         timeout=timeout,
         transport=httpx.HTTPTransport(retries=retries),
     )

@@ -6,10 +6,22 @@ Example file (every key optional)::
     url = "sqlite:///./allotment.sqlite"
 
     [api]
-    auth_strategy = "noauth2"
     max_request_body_size = 4194304  # bytes; larger bodies get 413 before they are read (0: no limit)
     limit_request_line = 8190        # bytes in the request line (gunicorn's ceiling; 0: no limit)
     limit_request_field_size = 16384 # bytes in one header line (0: no limit)
+
+    [auth]
+    strategy = "noauth2"           # or "keystone"; upstream's spelling [api] auth_strategy also works
+
+    [keystone_authtoken]           # with strategy "keystone": keystonemiddleware's options, as upstream's
+    www_authenticate_uri = "http://keystone.example.com/identity/v3"
+    auth_url = "http://keystone.example.com/identity/v3"
+    auth_type = "password"
+    username = "placement"
+    password = "secret"
+    project_name = "service"
+    user_domain_name = "Default"
+    project_domain_name = "Default"
 
     [policy]
     enforce_new_defaults = true    # upstream's default; false: the legacy rules
@@ -37,16 +49,19 @@ from pathlib import Path
 
 from allotment.infra.limits import RequestLimits
 
-__all__ = ["Config", "DEFAULT_DB_URL", "MISSING_CONSUMER_ID", "load_config"]
+__all__ = ["AUTH_STRATEGIES", "DEFAULT_DB_URL", "MISSING_CONSUMER_ID", "Config", "load_config"]
 
 DEFAULT_DB_URL = "sqlite:///./allotment.sqlite"
 MISSING_CONSUMER_ID = "00000000-0000-0000-0000-000000000000"
+AUTH_STRATEGIES = ("noauth2", "keystone")
 
 
 @dataclass
 class Config:
     db_url: str = DEFAULT_DB_URL
     auth_strategy: str = "noauth2"
+    # The [keystone_authtoken] table, handed to keystonemiddleware's auth_token unchanged.
+    keystone_authtoken: dict[str, object] = field(default_factory=dict)
     enforce_new_defaults: bool = True
     enforce_scope: bool = True
     policy_file: str | None = None
@@ -73,6 +88,18 @@ def _as_list(value: object) -> list[str]:
     return [str(v) for v in value]
 
 
+def _auth_strategy(data: dict[str, dict[str, object]]) -> str:
+    """``[auth] strategy``, or upstream's ``[api] auth_strategy``; both given must agree."""
+    given = {str(v) for v in (data.get("auth", {}).get("strategy"), data.get("api", {}).get("auth_strategy"))
+             if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"[auth] strategy and [api] auth_strategy disagree: {sorted(given)}")
+    strategy = given.pop() if given else "noauth2"
+    if strategy not in AUTH_STRATEGIES:
+        raise ValueError(f"unsupported auth strategy {strategy!r}: use one of {', '.join(AUTH_STRATEGIES)}")
+    return strategy
+
+
 def load_config(path: str | Path | None = None, *, db_url: str | None = None) -> Config:
     """Build a Config from an optional TOML file; ``db_url`` overrides the file."""
     data: dict[str, dict[str, object]] = {}
@@ -80,13 +107,13 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
         with open(path, "rb") as f:
             data = tomllib.load(f)
     db = data.get("database", {})
-    api = data.get("api", {})
     pol = data.get("policy", {})
     cors = data.get("cors", {})
     plc = data.get("placement", {})
     conf = Config(
         db_url=str(db_url or db.get("url") or DEFAULT_DB_URL),
-        auth_strategy=str(api.get("auth_strategy", "noauth2")),
+        auth_strategy=_auth_strategy(data),
+        keystone_authtoken=dict(data.get("keystone_authtoken", {})),
         enforce_new_defaults=bool(pol.get("enforce_new_defaults", True)),
         enforce_scope=bool(pol.get("enforce_scope", True)),
         policy_file=str(pol["file"]) if pol.get("file") else None,
@@ -100,9 +127,9 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
             plc.get("allocation_candidates_generation_strategy", "depth-first")
         ),
     )
-    if conf.auth_strategy != "noauth2":
-        raise ValueError(f"unsupported auth_strategy {conf.auth_strategy!r}: only 'noauth2' is implemented")
+    if conf.auth_strategy == "keystone" and not conf.keystone_authtoken:
+        raise ValueError('auth strategy "keystone" needs a [keystone_authtoken] table (www_authenticate_uri, ...)')
     if conf.allocation_candidates_generation_strategy not in ("depth-first", "breadth-first"):
         raise ValueError("allocation_candidates_generation_strategy must be 'depth-first' or 'breadth-first'")
-    conf.limits = RequestLimits.from_table(api)
+    conf.limits = RequestLimits.from_table(data.get("api", {}))
     return conf

@@ -16,6 +16,10 @@ Example (every key optional)::
     max_request_body_size = 1048576   # bytes; larger bodies get 413 before they are read (0: no limit)
     limit_request_line = 8190
     limit_request_field_size = 16384
+
+Behind Keystone (``auth_strategy = "keystone"`` in ``[scheduler]``), the top-level
+``[keystone_authtoken]`` table, the one placement reads from the same file, configures the
+auth_token middleware.
 """
 
 from __future__ import annotations
@@ -65,6 +69,12 @@ class SchedulerConfig:
     # Where placement is: an HTTP endpoint, or a database URL for the direct client.
     placement_url: str | None = None
     placement_db: str | None = None
+    # "none" (anyone who reaches the port may call it, as before) or "keystone".
+    auth_strategy: str = "none"
+    # How the scheduler authenticates to placement over HTTP: "noauth2" (token "admin") or
+    # "keystone" (a token for the [keystone_authtoken] table's user: auth_url, username, ...).
+    placement_auth: str = "noauth2"
+    keystone_authtoken: dict[str, Any] = field(default_factory=dict)
     # The scheduler's own registry database (hosts, aggregates, groups, instances).
     db_url: str = "sqlite:///./allotment.sqlite"
 
@@ -103,9 +113,12 @@ class SchedulerConfig:
 def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> SchedulerConfig:
     """Read ``[scheduler]`` from a TOML file; keyword overrides win. Unknown keys are an error."""
     data: dict[str, Any] = {}
+    keystone_authtoken: dict[str, Any] = {}
     if path is not None:
         with open(path, "rb") as f:
-            data = dict(tomllib.load(f).get("scheduler", {}))
+            document = tomllib.load(f)
+        data = dict(document.get("scheduler", {}))
+        keystone_authtoken = dict(document.get("keystone_authtoken", {}))
     weights = dict(DEFAULT_WEIGHTS)
     weights.update({k: float(v) for k, v in data.pop("weights", {}).items()})
     api = data.pop("api", {})
@@ -114,8 +127,15 @@ def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> S
         raise ValueError(f"unknown [scheduler.api] option(s): {', '.join(unknown_api)}")
     data["limits"] = RequestLimits.from_table(api, max_request_body_size=MAX_REQUEST_BODY_SIZE)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(SchedulerConfig)} - {"weights"}
+    known = {f.name for f in fields(SchedulerConfig)} - {"weights", "keystone_authtoken"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"unknown [scheduler] option(s): {', '.join(unknown)}")
-    return SchedulerConfig(weights=weights, **data)
+    config = SchedulerConfig(weights=weights, keystone_authtoken=keystone_authtoken, **data)
+    if config.auth_strategy not in ("none", "keystone"):
+        raise ValueError(f"unsupported [scheduler] auth_strategy {config.auth_strategy!r}: use none or keystone")
+    if config.placement_auth not in ("noauth2", "keystone"):
+        raise ValueError(f"unsupported [scheduler] placement_auth {config.placement_auth!r}: use noauth2 or keystone")
+    if "keystone" in (config.auth_strategy, config.placement_auth) and not keystone_authtoken:
+        raise ValueError('"keystone" needs a [keystone_authtoken] table (www_authenticate_uri, auth_url, ...)')
+    return config

@@ -13,9 +13,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import falcon
-
 from allotment.client import PlacementClient, connect, direct
+from allotment.client.keystone import KeystonePassword
+from allotment.infra.keystone import WSGIApp, keystone_auth
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
 from allotment.scheduler.plugins import load_filters, load_weighers
@@ -55,7 +55,8 @@ def open_placement(config: SchedulerConfig, stack: contextlib.ExitStack) -> Plac
     """The placement client ``config`` names (in-process on ``placement_db``, or HTTP), closed with ``stack``."""
     if config.placement_db:
         return stack.enter_context(direct(config.placement_db))
-    return stack.enter_context(connect(config.placement_url or DEFAULT_PLACEMENT_URL))
+    auth = KeystonePassword.from_options(config.keystone_authtoken) if config.placement_auth == "keystone" else None
+    return stack.enter_context(connect(config.placement_url or DEFAULT_PLACEMENT_URL, auth=auth))
 
 
 def prepare(config: SchedulerConfig) -> None:
@@ -71,14 +72,18 @@ def prepare(config: SchedulerConfig) -> None:
             open_placement(config, stack)  # opening the direct client creates or upgrades placement's schema
 
 
-def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_options: Any) -> falcon.App:
+def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_options: Any) -> WSGIApp:
     """One worker's application: its own registry engine and placement client, closed with ``stack``.
 
     With a placement client the app also keeps placement's aggregates and the disabled trait
-    in step with the registry's host aggregates and host status.
+    in step with the registry's host aggregates and host status. With ``auth_strategy = "keystone"``
+    the app sits behind Keystone's auth_token middleware and applies ``api.auth``'s rules.
     """
     registry = open_registry(config, migrate=False)
     stack.callback(registry.close)
     placement = open_placement(config, stack)
-    return create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
-                      placement=placement, max_request_body_size=config.limits.max_request_body_size)
+    keystone = config.auth_strategy == "keystone"
+    app = create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
+                     placement=placement, max_request_body_size=config.limits.max_request_body_size,
+                     keystone_policy=keystone)
+    return keystone_auth(app, config.keystone_authtoken) if keystone else app

@@ -7,7 +7,8 @@ Order of the layers, outermost first, and why:
    every record logged meanwhile carries both; a missing or ``*/*`` Accept becomes
    JSON so errors come back as JSON.
 2. CORS (when configured): pre-flight answers and response headers.
-3. auth (``noauth2``): no token is a 401 before anything else runs (except ``GET /``).
+3. auth (``noauth2``, or Keystone's auth_token middleware): no valid token is a 401 before
+   anything else runs (except ``GET /``).
 4. fault barrier: an unexpected exception is a logged 500, never a traceback.
 5. microversion: negotiated here, so every response below carries the version headers.
 6. dispatch: 413 for a body over ``[api] max_request_body_size`` (before it is read),
@@ -28,8 +29,9 @@ from allotment.infra.logs import RequestLine, log_request, request_scope
 from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, new_request_id
 from allotment.placement import errors
 from allotment.placement.api import microversion
-from allotment.placement.api.context import RequestContext, noauth_context
+from allotment.placement.api.context import RequestContext, keystone_context, noauth_context
 from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPError, Request, Response
+from allotment.placement.api.keystone import KeystoneGate
 from allotment.placement.api.policy import Enforcer
 from allotment.placement.api.routes import ROUTES
 from allotment.placement.candidates.model import ReadModel
@@ -72,6 +74,10 @@ class PlacementApp:
             else None
         )
         self.routes = _compile(ROUTES)
+        # Under Keystone the middleware validates the token, then the context comes from its headers.
+        self.keystone: KeystoneGate | None = None
+        if auth and config.auth_strategy == "keystone":
+            self.keystone = KeystoneGate(self._in_context, config.keystone_authtoken)
         self.cors_origins = set(config.cors_allowed_origin)
 
     # -- outer layers ---------------------------------------------------------------------------
@@ -136,10 +142,15 @@ class PlacementApp:
         return response
 
     def _authenticated(self, environ: dict[str, Any]) -> Response:
+        if self.keystone is not None:
+            return self.keystone(environ)
+        return self._in_context(environ)
+
+    def _in_context(self, environ: dict[str, Any]) -> Response:
         path = environ.get("PATH_INFO", "")
         context: RequestContext | None
         if self.auth:
-            context = noauth_context(environ, self.enforcer)
+            context = (keystone_context if self.keystone is not None else noauth_context)(environ, self.enforcer)
             if context is None and path not in ("/", ""):
                 return HTTPError(401, envelope=False).to_response(environ)
         else:

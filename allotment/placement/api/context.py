@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from allotment.infra.keystone import keystone_identity
 from allotment.placement.api.http import HTTPError
 from allotment.placement.api.policy import Enforcer, PolicyNotAuthorized
 
-__all__ = ["RequestContext", "noauth_context"]
+__all__ = ["RequestContext", "keystone_context", "noauth_context"]
 
 
 @dataclass
@@ -17,6 +18,7 @@ class RequestContext:
     project_id: str | None
     roles: list[str] = field(default_factory=list)
     system_scope: str | None = None
+    domain_id: str | None = None  # a domain-scoped Keystone token
     request_id: str = ""
     enforcer: Enforcer | None = None
 
@@ -26,6 +28,7 @@ class RequestContext:
             "project_id": self.project_id,
             "roles": self.roles,
             "system_scope": self.system_scope,
+            "domain_id": self.domain_id,
         }
 
     def can(self, action: str, target: dict[str, Any] | None = None) -> None:
@@ -66,5 +69,26 @@ def noauth_context(environ: dict[str, Any], enforcer: Enforcer | None) -> Reques
         project_id=explicit_project or (None if scope else project_id),
         roles=roles,
         system_scope=scope,
+        enforcer=enforcer,
+    )
+
+
+def keystone_context(environ: dict[str, Any], enforcer: Enforcer | None) -> RequestContext | None:
+    """The context from the identity headers Keystone's auth_token middleware set; None if it confirmed none.
+
+    As upstream (oslo.context's ``from_environ``): ``X-User-Id``, ``X-Project-Id``, ``X-Roles``
+    (Keystone expands implied roles: an admin is also member and reader),
+    ``OpenStack-System-Scope`` and ``X-Domain-Id``. Nothing else of the request counts: no
+    role by user name.
+    """
+    identity = keystone_identity(environ)
+    if identity is None:
+        return None
+    return RequestContext(
+        user_id=identity.user_id,
+        project_id=identity.project_id,
+        roles=list(identity.roles),
+        system_scope=identity.system_scope,
+        domain_id=identity.domain_id,
         enforcer=enforcer,
     )

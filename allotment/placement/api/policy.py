@@ -195,7 +195,10 @@ class Enforcer:
     def authorize(self, action: str, target: Mapping[str, Any], creds: Mapping[str, Any]) -> None:
         if action not in self._checks:
             raise KeyError(f"policy {action} is not registered")
-        if self.enforce_scope and self._scoped.get(action, False) and creds.get("system_scope"):
+        # Rules are for project-scoped tokens (scope_types=['project']): under enforce_scope a
+        # system- or domain-scoped token is refused, as oslo.policy does.
+        if self.enforce_scope and self._scoped.get(action, False) and (
+                creds.get("system_scope") or creds.get("domain_id")):
             raise PolicyNotAuthorized(action)
         if not self._checks[action](target, creds, self):
             raise PolicyNotAuthorized(action)

@@ -18,6 +18,7 @@ from allotment.infra.limits import BodyTooLarge, BodyUnreadable, hold_body_withi
 from allotment.infra.logs import RequestLine, log_request, request_scope
 from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, new_request_id
 from allotment.scheduler.api.errors import ApiError, install_error_handlers
+from allotment.scheduler.api.auth import KeystonePolicy
 from allotment.scheduler.api.resources import scheduling
 from allotment.scheduler.api.routes import Root, routes
 from allotment.scheduler.config import MAX_REQUEST_BODY_SIZE
@@ -85,15 +86,20 @@ class _BodyLimit:
 
 def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]] = (),
                scheduler: Scheduler | None = None, placement: PlacementClient | None = None,
-               max_request_body_size: int = MAX_REQUEST_BODY_SIZE) -> falcon.App:
+               max_request_body_size: int = MAX_REQUEST_BODY_SIZE, keystone_policy: bool = False) -> falcon.App:
     """The WSGI app over ``registry``; ``extra_routes`` adds (URI template, resource) pairs.
 
     With a ``scheduler`` (over the same registry) it also serves POST /select_destinations and /migrations.
     With ``placement``, changes to a host's aggregates or disabled flag are also made in placement
     (``registry.placement_sync``); a failed placement write answers 502 after the registry change.
     Bodies over ``max_request_body_size`` bytes (0: no limit) are refused with 413, unread.
+    With ``keystone_policy`` it applies ``api.auth``'s rules to the identity Keystone's auth_token
+    middleware (which the caller puts around the app) confirmed.
     """
-    middleware: list[Any] = [_RequestLog(), _BodyLimit(max_request_body_size)]  # the log first: 413s are logged
+    # The log first: 413s and policy refusals are logged too.
+    middleware: list[Any] = [_RequestLog(), _BodyLimit(max_request_body_size)]
+    if keystone_policy:
+        middleware.append(KeystonePolicy())
     app = falcon.App(middleware=middleware)
     install_error_handlers(app)
     table = [*routes(registry), *(scheduling.routes(scheduler) if scheduler is not None else ()), *extra_routes]
