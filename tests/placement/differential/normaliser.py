@@ -1,0 +1,142 @@
+"""Reduce an answer to what must be equal on both servers.
+
+Dropped or reduced, because they differ by nature: request ids, ``date``, ``server``
+and ``content-length`` headers, the value (not the presence) of ``last-modified``,
+the scheme and host of ``location``, JSON spacing and key order, the dump of the
+server's internal JSON schema that follows a schema error's message, and uuids a server
+generated (mapped onto upstream's before comparing). Lists are compared as sets
+(upstream's queries have no ORDER BY, so it defines no order), and allocation
+candidates only by count under ``limit``
+(which candidates upstream keeps is "deterministic but undefined").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .generator import Call
+
+__all__ = ["Answer", "UuidPairs", "normalise"]
+
+COMPARED_HEADERS = ("content-type", "openstack-api-version", "vary", "location", "cache-control", "allow")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class UuidPairs:
+    """Server-generated uuids: upstream's and allotment's for the same object."""
+
+    def __init__(self) -> None:
+        self.to_allotment: dict[str, str] = {}
+        self.to_upstream: dict[str, str] = {}
+
+    def add(self, upstream: str, allotment: str) -> None:
+        self.to_allotment[upstream] = allotment
+        self.to_upstream[allotment] = upstream
+
+    @staticmethod
+    def _swap(text: str, table: dict[str, str]) -> str:
+        if not table:
+            return text
+        return UUID_RE.sub(lambda m: table.get(m.group(0), m.group(0)), text)
+
+    def for_allotment(self, text: str) -> str:
+        return self._swap(text, self.to_allotment)
+
+    def as_upstream(self, text: str) -> str:
+        return self._swap(text, self.to_upstream)
+
+
+@dataclass
+class Answer:
+    """The comparable part of one response."""
+
+    status: int
+    headers: dict[str, Any]
+    body: Any
+
+    def brief(self, limit: int = 700) -> str:
+        body = self.body if isinstance(self.body, str) else json.dumps(self.body, sort_keys=True)
+        return f"{self.status} {json.dumps(self.headers, sort_keys=True)} {body[:limit]}"
+
+
+def _vary(value: str) -> list[str]:
+    return sorted({v.strip().lower() for v in value.split(",") if v.strip()})
+
+
+def _headers(resp: httpx.Response, pairs: UuidPairs | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in COMPARED_HEADERS:
+        values = resp.headers.get_list(name)
+        if not values:
+            continue
+        value = ", ".join(values)
+        if name == "vary":
+            out[name] = _vary(value)
+        elif name == "allow":
+            out[name] = sorted(v.strip() for v in value.split(","))
+        elif name == "location":
+            parts = urlsplit(value)
+            path = parts.path + ("?" + parts.query if parts.query else "")
+            out[name] = pairs.as_upstream(path) if pairs else path
+        elif name == "content-type":
+            out[name] = value.lower().replace(" ", "")
+        else:
+            out[name] = value
+    out["last-modified"] = "last-modified" in resp.headers
+    out["request-id"] = "x-openstack-request-id" in resp.headers
+    return out
+
+
+def _detail(detail: Any) -> Any:
+    # A JSON-schema failure ends with a dump of the (internal) schema; keep the message only.
+    return detail.split("  Failed validating", 1)[0] if isinstance(detail, str) else detail
+
+
+def _errors(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{**{k: e.get(k) for k in ("status", "title", "code")}, "detail": _detail(e.get("detail"))}
+            for e in body.get("errors", [])]
+
+
+def _unordered(value: Any) -> Any:
+    """Every list sorted: upstream's queries have no ORDER BY, so no list order is defined."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_unordered(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def _candidates(body: dict[str, Any], limited: bool) -> dict[str, Any]:
+    if limited:
+        return {"allocation_requests (count under limit)": len(body.get("allocation_requests", []))}
+    return body
+
+
+def normalise(resp: httpx.Response, call: Call, pairs: UuidPairs | None = None) -> Answer:
+    """The comparable answer; ``pairs`` maps allotment's generated uuids back to upstream's."""
+    text = resp.text
+    if pairs is not None:
+        text = pairs.as_upstream(text)
+    body: Any = text
+    if "json" in resp.headers.get("content-type", "") and text:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = text
+    if isinstance(body, dict) and "errors" in body:
+        body = {"errors": _errors(body)}
+    elif isinstance(body, dict | list):
+        if isinstance(body, dict) and call.op == "candidates" and resp.status_code == 200:
+            body = _candidates(body, any(k == "limit" for k, _ in call.query))
+        body = _unordered(body)
+    elif isinstance(body, str):
+        # Non-JSON error pages (webob style) carry no request id, but strip one to be safe.
+        body = re.sub(r"req-" + UUID_RE.pattern, "req-<id>", body)
+    return Answer(resp.status_code, _headers(resp, pairs), body)
