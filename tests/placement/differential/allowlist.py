@@ -38,8 +38,7 @@ PENDING: list[Rule] = [
          lambda d: d.kind.endswith("status 204/409") and '"consumer_generation": 0' in d.request,
          "fixes item 2: consumer_generation 0 for lingering consumers"),
     Rule("fixes-3 capacity below 1",
-         lambda d: re.search(r"inventor.*status 400/(200|201|409)", d.kind) is not None
-         and "Invalid inventory" in d.upstream,
+         lambda d: d.upstream.startswith("400 ") and "Invalid inventory for" in d.upstream,
          "fixes item 3: capacity < 1 refused with 400 before the in-use check"),
     Rule("fixes-4 policy before validation", _kind(r": status 403/400$"),
          "fixes item 4: policy checked before body validation"),

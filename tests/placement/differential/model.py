@@ -7,6 +7,7 @@ current generations and refer to things that exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,15 @@ class Model:
     consumers: dict[str, Consumer] = field(default_factory=dict)
     custom_classes: set[str] = field(default_factory=set)
     custom_traits: set[str] = field(default_factory=set)
+    # Called with every state read from upstream (path, answer): lets the runner read the
+    # same from allotment and catch a divergence that no answer showed at the time.
+    observer: Callable[[str, httpx.Response], None] | None = None
+
+    def _get(self, client: httpx.Client, path: str) -> httpx.Response:
+        resp = client.get(path, headers=LATEST)
+        if self.observer is not None:
+            self.observer(path, resp)
+        return resp
 
     # -- derived views ------------------------------------------------------------------------
 
@@ -74,7 +84,7 @@ class Model:
     # -- learning from upstream ---------------------------------------------------------------
 
     def refresh_provider(self, client: httpx.Client, uuid: str) -> None:
-        r = client.get(f"/resource_providers/{uuid}", headers=LATEST)
+        r = self._get(client, f"/resource_providers/{uuid}")
         if r.status_code != 200:
             self.providers.pop(uuid, None)
             return
@@ -82,10 +92,10 @@ class Model:
         p = self.providers.get(uuid) or Provider(uuid=uuid, name=body["name"])
         self.providers[uuid] = p
         p.name, p.parent, p.root = body["name"], body["parent_provider_uuid"], body["root_provider_uuid"]
-        inv = client.get(f"/resource_providers/{uuid}/inventories", headers=LATEST).json()
+        inv = self._get(client, f"/resource_providers/{uuid}/inventories").json()
         p.inventories = inv["inventories"]
-        p.traits = set(client.get(f"/resource_providers/{uuid}/traits", headers=LATEST).json()["traits"])
-        agg = client.get(f"/resource_providers/{uuid}/aggregates", headers=LATEST).json()
+        p.traits = set(self._get(client, f"/resource_providers/{uuid}/traits").json()["traits"])
+        agg = self._get(client, f"/resource_providers/{uuid}/aggregates").json()
         p.aggregates = set(agg["aggregates"])
         p.generation = agg["resource_provider_generation"]
 
@@ -93,7 +103,7 @@ class Model:
         """Refresh one consumer; return the providers it held or holds (their usage changed)."""
         old = self.consumers.get(uuid)
         touched = set(old.allocations) if old else set()
-        body = client.get(f"/allocations/{uuid}", headers=LATEST).json()
+        body = self._get(client, f"/allocations/{uuid}").json()
         if not body["allocations"] and body.get("consumer_generation") is None:
             self.consumers.pop(uuid, None)
             return touched
@@ -109,13 +119,13 @@ class Model:
         return touched | set(c.allocations)
 
     def refresh_registry(self, client: httpx.Client) -> None:
-        rcs = client.get("/resource_classes", headers=LATEST).json()["resource_classes"]
+        rcs = self._get(client, "/resource_classes").json()["resource_classes"]
         self.custom_classes = {r["name"] for r in rcs if r["name"].startswith("CUSTOM_")}
-        traits = client.get("/traits?name=startswith:CUSTOM_", headers=LATEST).json()["traits"]
+        traits = self._get(client, "/traits?name=startswith:CUSTOM_").json()["traits"]
         self.custom_traits = set(traits)
 
     def refresh_all(self, client: httpx.Client) -> None:
-        listed = client.get("/resource_providers", headers=LATEST).json()["resource_providers"]
+        listed = self._get(client, "/resource_providers").json()["resource_providers"]
         for gone in set(self.providers) - {p["uuid"] for p in listed}:
             del self.providers[gone]
         for p in listed:

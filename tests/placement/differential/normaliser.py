@@ -103,13 +103,21 @@ def _errors(body: dict[str, Any]) -> list[dict[str, Any]]:
             for e in body.get("errors", [])]
 
 
+def _identity(value: Any) -> str:
+    """Sort key: the uuid or name of an object (so one differing field does not reorder the list)."""
+    if isinstance(value, dict):
+        for key in ("uuid", "name"):
+            if isinstance(value.get(key), str):
+                return f"{key}:{value[key]}"
+    return json.dumps(value, sort_keys=True)
+
+
 def _unordered(value: Any) -> Any:
     """Every list sorted: upstream's queries have no ORDER BY, so no list order is defined."""
     if isinstance(value, dict):
         return {k: _unordered(v) for k, v in value.items()}
     if isinstance(value, list):
-        items = [_unordered(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+        return sorted((_unordered(v) for v in value), key=_identity)
     return value
 
 

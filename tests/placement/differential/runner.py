@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import time
 from collections import Counter
@@ -96,8 +97,29 @@ def run_seed(seed: int, requests: int, upstream_url: str, allotment_url: str) ->
     tainted: set[str] = set()
     with httpx.Client(base_url=upstream_url, timeout=60.0, trust_env=False) as up_client, \
             httpx.Client(base_url=allotment_url, timeout=60.0, trust_env=False) as al_client:
+        current: list[tuple[int, Call]] = []
+
+        def check_state(path: str, up_resp: httpx.Response) -> None:
+            """A state read after a write: allotment must hold the same (body and status)."""
+            index, call = current[0]
+            al_resp = al_client.get(pairs.for_allotment(path), headers=up_resp.request.headers)
+            probe = Call("state", "GET", path)
+            up, al = normalise(up_resp, probe), normalise(al_resp, probe, pairs)
+            up.headers = al.headers = {}
+            aspects = compare(up, al)
+            if not aspects:
+                return
+            shape = re.sub(r"\?.*", "", UUID_RE.sub("{uuid}", path))
+            kind = f"{call.op}: state after write: GET {shape}: " + kind_of(probe, up, al, aspects).split(": ", 1)[1]
+            knock_on = _mentions(call.describe() + path + up_resp.text + al_resp.text, tainted)
+            result.differences.append(Difference(seed, index, kind, knock_on, call.describe() + f" then GET {path}",
+                                                 up.brief(6000), al.brief(6000), aspects))
+            tainted.update(UUID_RE.findall(path))
+
+        model.observer = check_state
         for index in range(requests):
             call = gen.next()
+            current[:] = [(index, call)]
             up_resp = _send(up_client, call, None)
             al_resp = _send(al_client, call, pairs)
             if call.op == "create_provider" and up_resp.status_code in (200, 201) \
