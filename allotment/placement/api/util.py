@@ -57,7 +57,8 @@ def handler(
                 if (low is not None and (version.major, version.minor) < low) or (
                     high is not None and (version.major, version.minor) > high
                 ):
-                    raise HTTPError(below_status, _below_detail(below_status))
+                    # No detail, not even for the 405: upstream raises the bare webob error here.
+                    raise HTTPError(below_status)
             if require_json and req.content_type != "application/json":
                 bad = req.content_type or "None"
                 if not req.environ.get("CONTENT_TYPE"):
@@ -74,10 +75,6 @@ def handler(
         return wrapped
 
     return wrap
-
-
-def _below_detail(status: int) -> str:
-    return "The method specified is not allowed for this resource." if status == 405 else ""
 
 
 def versioned(*choices: Handler) -> Handler:
