@@ -149,9 +149,6 @@ def _duplicate_message(conn: Connection, uuid: str, name: str) -> str:
 
 
 def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | None = None) -> Provider:
-    dup = _duplicate_message(conn, uuid, name)
-    if dup:
-        raise Conflict(f"Conflicting resource provider {dup} already exists.", errors.DUPLICATE_NAME)
     parent: Provider | None = None
     if parent_uuid is not None:
         if parent_uuid == uuid:
@@ -166,6 +163,10 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
                 f'Unable to create resource provider "{name}", {uuid}: Object action create failed because: '
                 "parent provider UUID does not exist."
             )
+    # After the parent checks: upstream finds a duplicate only when its insert fails.
+    dup = _duplicate_message(conn, uuid, name)
+    if dup:
+        raise Conflict(f"Conflicting resource provider {dup} already exists.", errors.DUPLICATE_NAME)
     stamp = now()
     try:
         new_id = conn.execute(
