@@ -32,3 +32,59 @@ def test_missing_parent_is_reported_before_a_duplicate_name(api: httpx.Client) -
     )
     assert resp.status_code == 400
     assert "parent provider UUID does not exist" in _detail(resp)
+
+
+def _gen(api: httpx.Client, rp: str) -> int:
+    return int(api.get(f"/resource_providers/{rp}").json()["generation"])
+
+
+def test_update_inventory_of_unknown_class_is_404_known_class_without_inventory_is_400(api: httpx.Client) -> None:
+    rp = _provider(api)
+    body = {"total": 4, "resource_provider_generation": 0}
+    resp = api.put(f"/resource_providers/{rp}/inventories/CUSTOM_NOPE", json=body)
+    assert resp.status_code == 404
+    assert _detail(resp) == "The resource could not be found.\n\n No such resource class CUSTOM_NOPE.  "
+    resp = api.put(f"/resource_providers/{rp}/inventories/VCPU", json=body)
+    assert resp.status_code == 400
+    assert "No inventory of class VCPU found." in _detail(resp)
+
+
+def test_delete_inventory_details_name_the_missing_class_or_inventory(api: httpx.Client) -> None:
+    rp = _provider(api)
+    resp = api.delete(f"/resource_providers/{rp}/inventories/CUSTOM_NOPE")
+    assert resp.status_code == 404
+    assert _detail(resp) == (
+        "The resource could not be found.\n\n "
+        "No inventory of class CUSTOM_NOPE found for delete: No such resource class CUSTOM_NOPE.  "
+    )
+    resp = api.delete(f"/resource_providers/{rp}/inventories/VCPU")
+    assert resp.status_code == 404
+    assert _detail(resp) == (
+        "The resource could not be found.\n\n "
+        "No inventory of class VCPU found for delete: No inventory of class VCPU found for delete  "
+    )
+
+
+def test_set_inventories_key_that_is_no_class_name(api: httpx.Client) -> None:
+    """Not a schema error: the generation is checked first, then the class is unknown."""
+    rp = _provider(api)
+    invs = {"VCPU": {"total": 4}, "bad!": {"total": 2}}
+    resp = api.put(
+        f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": 7}
+    )
+    assert resp.status_code == 409
+    resp = api.put(
+        f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": 0}
+    )
+    assert resp.status_code == 400
+    assert f"Unknown resource class in inventory for resource provider {rp}: No such resource class bad!." in _detail(
+        resp
+    )
+    # The record under such a key is still validated (upstream answers 500 for a wrong type there).
+    invs = {"bad!": {"total": "x"}}
+    resp = api.put(
+        f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": 0}
+    )
+    assert resp.status_code == 400
+    assert "JSON does not validate" in _detail(resp)
+    assert _gen(api, rp) == 0
