@@ -66,8 +66,8 @@ DEFAULT_RULES = _rules()
 
 
 class PolicyNotAuthorized(Exception):
-    def __init__(self, action: str) -> None:
-        super().__init__(f"Policy does not allow {action} to be performed.")
+    def __init__(self, action: str, message: str | None = None) -> None:
+        super().__init__(message or f"Policy does not allow {action} to be performed.")
         self.action = action
 
 
@@ -196,6 +196,7 @@ class Enforcer:
         if action not in self._checks:
             raise KeyError(f"policy {action} is not registered")
         if self.enforce_scope and self._scoped.get(action, False) and creds.get("system_scope"):
-            raise PolicyNotAuthorized(action)
+            # Upstream turns oslo.policy's InvalidScope into a refusal whose message is the bare rule name.
+            raise PolicyNotAuthorized(action, message=action)
         if not self._checks[action](target, creds, self):
             raise PolicyNotAuthorized(action)
