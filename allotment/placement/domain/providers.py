@@ -149,6 +149,11 @@ def _duplicate_message(conn: Connection, uuid: str, name: str) -> str:
 
 
 def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | None = None) -> Provider:
+    if not name:  # the schema lets "" through; upstream's object layer refuses it first
+        raise BadRequest(
+            f'Unable to create resource provider "{name}", {uuid}: Object action create failed because: '
+            "name is required"
+        )
     parent: Provider | None = None
     if parent_uuid is not None:
         if parent_uuid == uuid:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import httpx
 
+from allotment.placement.api.app import make_app
+from allotment.placement.config import Config
+from allotment.placement.store.engine import Store
+
 V = {"openstack-api-version": "placement 1.39"}
 
 
@@ -88,3 +92,24 @@ def test_set_inventories_key_that_is_no_class_name(api: httpx.Client) -> None:
     assert resp.status_code == 400
     assert "JSON does not validate" in _detail(resp)
     assert _gen(api, rp) == 0
+
+
+def test_refusal_for_the_wrong_scope_names_only_the_rule(store: Store) -> None:
+    """Upstream's detail for a system-scoped token on a project-scoped rule is the bare rule name."""
+    config = Config(enforce_new_defaults=True, enforce_scope=True)
+    app = make_app(config, store)
+    headers = {"x-auth-token": "admin", "openstack-system-scope": "all", "openstack-api-version": "placement 1.39"}
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://placement", headers=headers) as c:
+        resp = c.get("/resource_providers")
+    assert resp.status_code == 403
+    assert _detail(resp) == "Access was denied to this resource.\n\n placement:resource_providers:list  "
+
+
+def test_empty_provider_name_is_refused_on_create(api: httpx.Client) -> None:
+    uuid = "8c53674e-1e33-4ecd-9b19-30f050a9ab01"
+    resp = api.post("/resource_providers", json={"name": "", "uuid": uuid})
+    assert resp.status_code == 400
+    assert _detail(resp).endswith(
+        f'Unable to create resource provider "", {uuid}: Object action create failed because: name is required  '
+    )
+    assert api.get(f"/resource_providers/{uuid}").status_code == 404
