@@ -250,15 +250,19 @@ def _check_capacity(
         for rp, resources in req.allocations.items():
             for rc, amount in resources.items():
                 totals[(by_uuid[rp].id, class_ids[rc])] += amount
+    # As upstream: first every provider with no inventory of any requested class, named
+    # together with every requested class (upstream lists both in set order; we sort).
+    providers_with_inv = {p for p, _ in inv}
+    missing = sorted({rp for req in requests for rp in req.allocations if by_uuid[rp].id not in providers_with_inv})
+    if missing:
+        classes = ", ".join(sorted(class_ids, key=lambda rc: class_ids[rc]))
+        raise Conflict(
+            f"Unable to allocate inventory: Inventory for '{classes}' on resource provider '{', '.join(missing)}' "
+            "invalid."
+        )
     for req in requests:
         for rp, resources in req.allocations.items():
             pid = by_uuid[rp].id
-            providers_with_inv = {p for p, _ in inv}
-            if pid not in providers_with_inv:
-                raise Conflict(
-                    f"Unable to allocate inventory: Inventory for '{', '.join(sorted(resources))}' on "
-                    f"resource provider '{rp}' invalid."
-                )
             for rc, amount in resources.items():
                 if amount == 0:
                     continue

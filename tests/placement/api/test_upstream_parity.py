@@ -113,3 +113,16 @@ def test_empty_provider_name_is_refused_on_create(api: httpx.Client) -> None:
         f'Unable to create resource provider "", {uuid}: Object action create failed because: name is required  '
     )
     assert api.get(f"/resource_providers/{uuid}").status_code == 404
+
+
+def test_allocations_on_providers_without_inventory_name_them_all(api: httpx.Client) -> None:
+    rp1, rp2 = sorted([_provider(api, "a"), _provider(api, "b")])
+    c1, c2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    owner = {"project_id": "p", "user_id": "u", "consumer_generation": None}
+    body = {
+        c1: {"allocations": {rp1: {"resources": {"DISK_GB": 1}}}, **owner},
+        c2: {"allocations": {rp2: {"resources": {"VCPU": 1}}}, **owner},
+    }
+    resp = api.post("/allocations", json=body, headers={"openstack-api-version": "placement 1.28"})
+    assert resp.status_code == 409, resp.text
+    assert f"Inventory for 'VCPU, DISK_GB' on resource provider '{rp1}, {rp2}' invalid." in _detail(resp)

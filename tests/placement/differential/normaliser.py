@@ -93,9 +93,23 @@ def _headers(resp: httpx.Response, pairs: UuidPairs | None) -> dict[str, Any]:
     return out
 
 
+_SET_ORDERED = re.compile(r"Inventory for '([^']*)' on resource provider '([^']*)' invalid")
+
+
+def _sorted_items(text: str) -> str:
+    return ", ".join(sorted(text.split(", ")))
+
+
 def _detail(detail: Any) -> Any:
+    if not isinstance(detail, str):
+        return detail
     # A JSON-schema failure ends with a dump of the (internal) schema; keep the message only.
-    return detail.split("  Failed validating", 1)[0] if isinstance(detail, str) else detail
+    detail = detail.split("  Failed validating", 1)[0]
+    # Upstream joins these class and provider names in Python set order (random from run to run).
+    return _SET_ORDERED.sub(
+        lambda m: f"Inventory for '{_sorted_items(m[1])}' on resource provider '{_sorted_items(m[2])}' invalid",
+        detail,
+    )
 
 
 def _errors(body: dict[str, Any]) -> list[dict[str, Any]]:
