@@ -386,25 +386,31 @@ def list_providers(conn: Connection, filters: ProviderFilters | None = None) -> 
         if tree is None:
             return []
         q = q.where(providers.c.root_provider_id == tree.root_provider_id)
+    # Upstream's order, which decides between an error and an empty list: required
+    # traits (empty when no provider has them, before forbidden traits are looked up),
+    # forbidden traits, aggregates, resources. It names one unknown trait only.
     if f.required_traits:
         all_names = set().union(*f.required_traits)
         ids = names.trait_ids(conn, all_names)
         missing = all_names - set(ids)
         if missing:
-            raise BadRequest(f"No such trait(s): {', '.join(sorted(missing))}.")
+            raise BadRequest(f"No such trait(s): {min(missing)}.")
+        having = None
         for any_of in f.required_traits:
-            q = q.where(
-                providers.c.id.in_(
-                    sa.select(provider_traits.c.resource_provider_id).where(
-                        provider_traits.c.trait_id.in_([ids[n] for n in any_of])
-                    )
-                )
+            having_any = sa.select(provider_traits.c.resource_provider_id).where(
+                provider_traits.c.trait_id.in_([ids[n] for n in any_of])
             )
+            having = having_any if having is None else having.where(
+                provider_traits.c.resource_provider_id.in_(having_any)
+            )
+            q = q.where(providers.c.id.in_(having_any))
+        if having is None or conn.execute(having.limit(1)).first() is None:
+            return []
     if f.forbidden_traits:
         ids = names.trait_ids(conn, f.forbidden_traits)
         missing = set(f.forbidden_traits) - set(ids)
         if missing:
-            raise BadRequest(f"No such trait(s): {', '.join(sorted(missing))}.")
+            raise BadRequest(f"No such trait(s): {min(missing)}.")
         q = q.where(
             providers.c.id.not_in(
                 sa.select(provider_traits.c.resource_provider_id).where(
@@ -412,8 +418,13 @@ def list_providers(conn: Connection, filters: ProviderFilters | None = None) -> 
                 )
             )
         )
-    for any_of in f.member_of or []:
-        q = q.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+    if f.member_of:
+        in_all = sa.select(providers.c.id)
+        for any_of in f.member_of:
+            in_all = in_all.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+            q = q.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+        if conn.execute(in_all.limit(1)).first() is None:
+            return []  # before resources are looked up, as upstream
     if f.forbidden_aggs:
         q = q.where(providers.c.id.not_in(_ids_in_aggregates(f.forbidden_aggs)))
     if f.resources:

@@ -126,3 +126,19 @@ def test_allocations_on_providers_without_inventory_name_them_all(api: httpx.Cli
     resp = api.post("/allocations", json=body, headers={"openstack-api-version": "placement 1.28"})
     assert resp.status_code == 409, resp.text
     assert f"Inventory for 'VCPU, DISK_GB' on resource provider '{rp1}, {rp2}' invalid." in _detail(resp)
+
+
+def test_listing_providers_is_empty_before_later_filters_are_checked(api: httpx.Client) -> None:
+    """Required traits no provider has, or aggregates no provider is in, give an empty list
+    before an unknown forbidden trait or resource class is noticed (upstream's order)."""
+    _provider(api)
+    agg = "33333333-3333-4333-8333-333333333333"
+    for query in (
+        "required=HW_CPU_X86_SSE,!CUSTOM_NOPE",
+        f"member_of={agg}&resources=CUSTOM_NOPE:1",
+    ):
+        resp = api.get(f"/resource_providers?{query}")
+        assert (resp.status_code, resp.json()) == (200, {"resource_providers": []}), query
+    resp = api.get("/resource_providers?required=CUSTOM_B,CUSTOM_A")
+    assert resp.status_code == 400
+    assert _detail(resp).endswith('Invalid trait(s) in "required" parameter: No such trait(s): CUSTOM_A.  ')
