@@ -3,10 +3,13 @@ ones another branch is fixing (to be deleted once it is merged)."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .normaliser import UUID_RE
 from .runner import Difference
 
 __all__ = ["ALLOWED", "PENDING", "explain"]
@@ -24,9 +27,47 @@ def _kind(pattern: str) -> Callable[[Difference], bool]:
     return lambda d: rx.search(d.kind) is not None
 
 
+def _group_amounts_added(d: Difference) -> bool:
+    """Two groups ask for one class and group_policy is not none: upstream adds their amounts
+    into objects its candidates share (inflated amounts, candidates dropped)."""
+    if not d.kind.startswith("candidates 200"):
+        return False
+    policy = [v for k, v in d.query if k == "group_policy"]
+    if policy and policy[-1] == "none":
+        return False
+    classes = Counter(item.split(":")[0] for k, v in d.query if k.startswith("resources") for item in v.split(","))
+    return any(n > 1 for n in classes.values())
+
+
+def _sharing_kept_for_one_tree(d: Difference) -> bool:
+    """Upstream's candidates are a strict subset of ours, each extra one using a sharing provider."""
+    if not d.kind.startswith("candidates 200"):
+        return False
+    up, al = d.bodies
+    if not (isinstance(up, dict) and isinstance(al, dict)):
+        return False
+    key = "allocation_requests (count under limit)"
+    if key in up:
+        return isinstance(up[key], int) and isinstance(al.get(key), int) and up[key] < al[key]
+    ours, theirs = al.get("allocation_requests", []), up.get("allocation_requests", [])
+    extra = [r for r in ours if r not in theirs]
+    if not extra or any(r not in ours for r in theirs):
+        return False
+    summaries = al.get("provider_summaries", {})
+    sharing = {u for u, s in summaries.items() if "MISC_SHARES_VIA_AGGREGATE" in s.get("traits", [])}
+    if not any("traits" in s for s in summaries.values()):
+        return True  # before 1.17 the summaries do not show traits
+    return all(any(u in sharing for u in UUID_RE.findall(json.dumps(r))) for r in extra)
+
+
 # Deliberate: allotment answers differently on purpose. Each reason names the entry of the
 # README section "Where we answer differently from upstream, on purpose".
-ALLOWED: list[Rule] = []
+ALLOWED: list[Rule] = [
+    Rule("upstream adds group amounts", _group_amounts_added,
+         "README: two request groups asking for the same class (upstream inflates amounts)"),
+    Rule("upstream keeps sharing for one tree", _sharing_kept_for_one_tree,
+         "README: an unsuffixed group satisfied by sharing providers (upstream keeps one tree)"),
+]
 
 # Known differences being fixed on branch `fixes` (brief items 1-6); delete when merged.
 PENDING: list[Rule] = [

@@ -46,6 +46,7 @@ class Call:
     content_type: str | None = "application/json"
     token: str | None = "admin"
     roles: str | None = None
+    system_scope: str | None = None
     accept: str | None = "application/json"
     providers: set[str] = field(default_factory=set)
     consumers: set[str] = field(default_factory=set)
@@ -61,6 +62,8 @@ class Call:
             h["x-auth-token"] = self.token
         if self.roles is not None:
             h["x-roles"] = self.roles
+        if self.system_scope is not None:
+            h["openstack-system-scope"] = self.system_scope
         if self.version is not None:
             h["openstack-api-version"] = f"placement {self.version}"
         if self.accept is not None:
@@ -79,8 +82,8 @@ class Call:
     def describe(self) -> str:
         body = self.content()
         text = f"{self.method} {self.url()} [{self.version}]"
-        if self.token != "admin" or self.roles is not None:
-            text += f" token={self.token} roles={self.roles}"
+        if self.token != "admin" or self.roles is not None or self.system_scope is not None:
+            text += f" token={self.token} roles={self.roles} system_scope={self.system_scope}"
         if body is not None:
             text += f" ct={self.content_type} body={body.decode(errors='replace')[:600]}"
         return text
@@ -207,6 +210,10 @@ class Generator:
             call.token = None
         elif r < 0.05:
             call.token, call.roles = "admin", "reader"
+        elif r < 0.07:
+            call.token, call.roles, call.system_scope = "admin", self.pick(["admin", "reader", "member"]), "all"
+        elif r < 0.08:
+            call.token, call.roles = f"{self.pick(self.users)}:{self.pick(self.projects)}", "admin"
         return call
 
     def mangle_body(self, call: Call) -> Call:

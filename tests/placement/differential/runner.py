@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -20,7 +21,7 @@ from tests.conformance.fixtures import ServerSettings
 from .comparer import compare, kind_of
 from .generator import Call, Generator
 from .model import Model
-from .normaliser import UUID_RE, Answer, UuidPairs, normalise
+from .normaliser import UUID_RE, Answer, UuidPairs, normalise, reconcile
 
 __all__ = ["Difference", "SeedResult", "format_report", "run_seed", "servers"]
 
@@ -39,6 +40,8 @@ class Difference:
     upstream: str
     allotment: str
     aspects: list[str]
+    query: list[tuple[str, str]] = field(default_factory=list)
+    bodies: tuple[Any, Any] = (None, None)  # the normalised bodies, upstream's then allotment's
 
     def format(self) -> str:
         tag = " (knock-on)" if self.knock_on else ""
@@ -113,7 +116,7 @@ def run_seed(seed: int, requests: int, upstream_url: str, allotment_url: str) ->
             kind = f"{call.op}: state after write: GET {shape}: " + kind_of(probe, up, al, aspects).split(": ", 1)[1]
             knock_on = _mentions(call.describe() + path + up_resp.text + al_resp.text, tainted)
             result.differences.append(Difference(seed, index, kind, knock_on, call.describe() + f" then GET {path}",
-                                                 up.brief(6000), al.brief(6000), aspects))
+                                                 up.brief(6000), al.brief(6000), aspects, bodies=(up.body, al.body)))
             tainted.update(UUID_RE.findall(path))
 
         model.observer = check_state
@@ -130,13 +133,14 @@ def run_seed(seed: int, requests: int, upstream_url: str, allotment_url: str) ->
                 if u:
                     call.providers.add(u)
             up, al = normalise(up_resp, call), normalise(al_resp, call, pairs)
+            reconcile(up, al, call)
             aspects = compare(up, al)
             if aspects:
                 text = call.describe() + up_resp.text + pairs.as_upstream(al_resp.text)
                 knock_on = _mentions(text, tainted)
                 result.differences.append(Difference(
                     seed, index, kind_of(call, up, al, aspects), knock_on, call.describe(),
-                    up.brief(6000), al.brief(6000), aspects))
+                    up.brief(6000), al.brief(6000), aspects, list(call.query), (up.body, al.body)))
                 if call.method != "GET":
                     tainted |= call.providers | call.consumers
             if call.method != "GET":
