@@ -1,4 +1,4 @@
-"""``allotment aggregate list|set``: the aggregates a provider belongs to."""
+"""``allotment aggregate list|set``: the placement aggregates a provider belongs to (not ``host aggregate``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ __all__ = ["aggregate"]
 
 @click.group(cls=PlacementGroup)
 def aggregate() -> None:
-    """Aggregates of a provider."""
+    """Placement aggregates of a provider (not 'host aggregate').
+
+    In placement an aggregate is only a uuid that providers share (member_of in queries).
+    The scheduler's host aggregates, with names and metadata such as availability zones,
+    are 'allotment host aggregate'; each of those is also a placement aggregate of the
+    same uuid, kept in step by the host commands.
+    """
 
 
 @aggregate.command("list")

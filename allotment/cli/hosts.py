@@ -17,15 +17,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import click
-import httpx
 import orjson
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
-import allotment.client
-from allotment.cli.output import console
-from allotment.cli.session import CommandError
+from allotment.cli.errors import CommandError, ReportingGroup, coded, is_transport_error, unreachable
+from allotment.cli.output import Output, output_options
+from allotment.cli.session import DEFAULT_URL, Session
 from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
 from allotment.scheduler.registry.client import RegistryClient, connect, direct
 from allotment.scheduler.registry.errors import Conflict, NotFound, RegistryError
@@ -67,73 +63,32 @@ class _Session:
         """A sync over the placement given by ``--placement-url`` / ``--placement-db``, or None."""
         if url and db:
             raise click.UsageError("give --placement-url or --placement-db, not both")
-        if db:
-            try:
-                placement = self._stack.enter_context(allotment.client.direct(db))
-            except Exception as exc:  # any driver or URL error: say which database and why
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise click.ClickException(f"cannot open placement on {db}: {reason}") from exc
-        elif url:
-            placement = self._stack.enter_context(allotment.client.connect(url))
-        else:
+        if not (url or db):
             return None
-        return PlacementSync(placement)
+        # The placement commands' session: the same connection and "cannot open" message.
+        placement = Session(url=url or DEFAULT_URL, db=db)
+        self._stack.callback(placement.close)
+        return PlacementSync(placement.client)
 
     def close(self) -> None:
         self._stack.close()
 
 
-class _HostGroup(click.Group):
-    """Registry errors and unreachable servers become ``error: <detail> (<code>)`` with exit status 1,
-    as placement's refusals do in the other commands."""
+class _HostGroup(ReportingGroup):
+    """Registry errors print as ``error: <detail> (<code>)`` with exit status 1, as placement's do."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RegistryError as exc:
-            raise CommandError(f"{exc.detail} ({exc.code})") from None
-        except httpx.TransportError as exc:
-            raise CommandError(f"cannot reach the scheduler API: {exc}") from None
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
+    def failure(self, ctx: click.Context, exc: Exception) -> CommandError | None:
+        if isinstance(exc, RegistryError):
+            return coded(exc.detail, exc.code)
+        if is_transport_error(exc):
+            session = ctx.find_object(_Session)
+            return unreachable("the scheduler API", (session.url if session else None) or "its URL", exc)
+        return None
 
 
-def _print_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z).decode())
-
-
-def _listing(fmt: str, columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> None:
-    rows = list(rows)
-    if fmt == "json":
-        _print_json(rows)
-        return
-    table = Table(*columns, box=box.SQUARE)
-    for row in rows:
-        table.add_row(*(Text(_cell(row[c])) for c in columns))
-    console().print(table)
-
-
-def _record(fmt: str, row: dict[str, Any]) -> None:
-    if fmt == "json":
-        _print_json(row)
-        return
-    table = Table("Field", "Value", box=box.SQUARE)
-    for key, value in row.items():
-        table.add_row(Text(key), Text(_cell(value)))
-    console().print(table)
-
-
-def _format_option(func: F) -> F:
-    return click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-                        show_default=True, help="Output format.")(func)
+def _listing(out: Output, brief: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """Rows of the API's objects: the ``brief`` columns as text, every field in JSON and YAML."""
+    out.listing(tuple(rows[0]) if rows else brief, rows, brief=brief)
 
 
 def _placement_options(func: F) -> F:
@@ -153,7 +108,7 @@ def _synced(sync: PlacementSync | None, call: Callable[[PlacementSync], object],
     try:
         call(sync)
     except PlacementSyncError as exc:
-        raise click.ClickException(f"{done} in the registry, but placement was not updated: {exc.detail}. "
+        raise CommandError(f"{done} in the registry, but placement was not updated: {exc.detail}. "
                                    f"Repair with 'allotment host sync {name}' and the placement option.") from None
 
 
@@ -178,7 +133,11 @@ def _session(ctx: click.Context) -> _Session:
               help="Run the scheduler API in-process on this database (env ALLOTMENT_SCHEDULER_DB).")
 @click.pass_context
 def host(ctx: click.Context, url: str | None, db: str | None) -> None:
-    """Compute hosts and host aggregates of the scheduler's registry."""
+    """Scheduler registry: hosts, host aggregates, server groups.
+
+    The registry is the scheduler's own record of compute hosts (facts, heartbeat, service
+    state), host aggregates and server groups, in its database (--db) or behind its API (--url).
+    """
     src = click.core.ParameterSource
     # A value typed on the command line beats one from the environment.
     if url and db and ctx.get_parameter_source("db") == src.COMMANDLINE and \
@@ -205,11 +164,11 @@ def _host_row(h: Host) -> dict[str, Any]:
               help='e.g. "x86_64,qemu,hvm" (repeatable).')
 @click.option("--cpu-info", default=None, metavar="JSON", help='e.g. \'{"arch": "x86_64"}\'.')
 @click.option("--stat", "stats", multiple=True, metavar="KEY=VALUE", help="A free-form fact (repeatable).")
-@_format_option
+@output_options()
 @click.pass_context
 def register(ctx: click.Context, name: str, provider_uuid: str, cell: str | None, hypervisor_type: str | None,
              hypervisor_version: int | None, hypervisor_hostname: str | None, host_ip: str | None,
-             supported: tuple[str, ...], cpu_info: str | None, stats: tuple[str, ...], fmt: str) -> None:
+             supported: tuple[str, ...], cpu_info: str | None, stats: tuple[str, ...], out: Output) -> None:
     """Register host NAME, or update the facts given (the others keep their value)."""
     facts: dict[str, Any] = {}
     for key, value in (("cell", cell), ("hypervisor_type", hypervisor_type),
@@ -231,28 +190,28 @@ def register(ctx: click.Context, name: str, provider_uuid: str, cell: str | None
     if stats:
         facts["stats"] = _pairs(stats, "'--stat'")
     found, created = _session(ctx).client.register_host(name, provider_uuid, facts)
-    if fmt == "table":
+    if out.fmt == "table":
         click.echo(f"{'registered' if created else 'updated'} host {found.name}", err=True)
-    _record(fmt, _host_row(found))
+    out.mapping(_host_row(found))
 
 
 @host.command("list")
 @click.option("--cell", default=None, help="Only hosts of this cell.")
-@_format_option
+@output_options()
 @click.pass_context
-def list_hosts(ctx: click.Context, cell: str | None, fmt: str) -> None:
+def list_hosts(ctx: click.Context, cell: str | None, out: Output) -> None:
     """List the registered hosts."""
     rows = [_host_row(h) for h in _session(ctx).client.list_hosts(cell=cell)]
-    _listing(fmt, HOST_COLUMNS, rows)
+    _listing(out, HOST_COLUMNS, rows)
 
 
 @host.command("show")
 @click.argument("name")
-@_format_option
+@output_options()
 @click.pass_context
-def show(ctx: click.Context, name: str, fmt: str) -> None:
+def show(ctx: click.Context, name: str, out: Output) -> None:
     """Show one host."""
-    _record(fmt, _host_row(_session(ctx).client.get_host(name)))
+    out.mapping(_host_row(_session(ctx).client.get_host(name)))
 
 
 @host.command("heartbeat")
@@ -266,41 +225,41 @@ def heartbeat(ctx: click.Context, name: str) -> None:
 @host.command("disable")
 @click.argument("name")
 @click.option("--reason", default=None, help="Why (shown in host show).")
-@_format_option
+@output_options()
 @_placement_options
 @click.pass_context
-def disable(ctx: click.Context, name: str, reason: str | None, fmt: str, placement_url: str | None,
+def disable(ctx: click.Context, name: str, reason: str | None, out: Output, placement_url: str | None,
             placement_db: str | None) -> None:
     """Stop scheduling to host NAME."""
     session = _session(ctx)
     sync = session.placement_sync(placement_url, placement_db)
     found = session.client.set_host_status(name, disabled=True, disabled_reason=reason)
     _synced(sync, lambda s: s.sync_disabled(session.client, name), f"host {name!r} was disabled", name,
-            lambda: _record(fmt, _host_row(found)))
+            lambda: out.mapping(_host_row(found)))
 
 
 @host.command("enable")
 @click.argument("name")
-@_format_option
+@output_options()
 @_placement_options
 @click.pass_context
-def enable(ctx: click.Context, name: str, fmt: str, placement_url: str | None, placement_db: str | None) -> None:
+def enable(ctx: click.Context, name: str, out: Output, placement_url: str | None, placement_db: str | None) -> None:
     """Schedule to host NAME again (clears the disabled reason)."""
     session = _session(ctx)
     sync = session.placement_sync(placement_url, placement_db)
     found = session.client.set_host_status(name, disabled=False)
     _synced(sync, lambda s: s.sync_disabled(session.client, name), f"host {name!r} was enabled", name,
-            lambda: _record(fmt, _host_row(found)))
+            lambda: out.mapping(_host_row(found)))
 
 
 @host.command("force-down")
 @click.argument("name")
 @click.option("--clear", is_flag=True, help="Stop forcing it down (its heartbeat decides again).")
-@_format_option
+@output_options()
 @click.pass_context
-def force_down(ctx: click.Context, name: str, clear: bool, fmt: str) -> None:
+def force_down(ctx: click.Context, name: str, clear: bool, out: Output) -> None:
     """Mark host NAME down whatever its heartbeat says (fencing, maintenance)."""
-    _record(fmt, _host_row(_session(ctx).client.set_host_status(name, forced_down=not clear)))
+    out.mapping(_host_row(_session(ctx).client.set_host_status(name, forced_down=not clear)))
 
 
 @host.command("delete")
@@ -320,10 +279,10 @@ def _sync_row(r: HostSync) -> dict[str, Any]:
 @host.command("sync")
 @click.argument("names", metavar="[HOST]...", nargs=-1)
 @_placement_options
-@_format_option
+@output_options()
 @click.pass_context
 def sync(ctx: click.Context, names: tuple[str, ...], placement_url: str | None, placement_db: str | None,
-         fmt: str) -> None:
+         out: Output) -> None:
     """Make placement agree with the registry for every host (or those named): a repair.
 
     Each host's root provider is put in the placement aggregates of its registry
@@ -338,13 +297,13 @@ def sync(ctx: click.Context, names: tuple[str, ...], placement_url: str | None, 
     try:
         report = placement.sync_all(session.client, names or None)
     except PlacementSyncError as exc:
-        raise click.ClickException(exc.detail) from None
-    _listing(fmt, SYNC_COLUMNS, [_sync_row(r) for r in report])
-    if fmt == "table":
+        raise CommandError(exc.detail) from None
+    out.listing(SYNC_COLUMNS, [_sync_row(r) for r in report])
+    if out.fmt == "table":
         click.echo(f"{len(report)} host(s) checked, {sum(r.changed for r in report)} changed in placement", err=True)
     failed = [r for r in report if r.error]
     if failed:
-        raise click.ClickException(f"{len(failed)} host(s) not synced: {', '.join(r.host for r in failed)}")
+        raise CommandError(f"{len(failed)} host(s) not synced: {', '.join(r.host for r in failed)}")
 
 
 # ---- aggregates ------------------------------------------------------------------------------
@@ -352,7 +311,13 @@ def sync(ctx: click.Context, names: tuple[str, ...], placement_url: str | None, 
 
 @host.group("aggregate")
 def aggregate() -> None:
-    """Host aggregates: availability zones, tenant isolation, extra specs."""
+    """Host aggregates of the scheduler: named host sets with metadata (zone, isolation, extra specs).
+
+    Not the same thing as 'allotment aggregate', which edits the placement aggregates
+    (bare uuids) a resource provider is in. A host aggregate's uuid is also a placement
+    aggregate: with --placement-url or --placement-db, add-host and remove-host put the
+    host's root provider in or out of it ('allotment host sync' repairs drift).
+    """
 
 
 def _resolve(client: RegistryClient, ref: str) -> Aggregate:
@@ -365,7 +330,7 @@ def _resolve(client: RegistryClient, ref: str) -> Aggregate:
     for agg in client.list_aggregates():
         if agg.name == ref:
             return agg
-    raise click.ClickException(f"no aggregate named {ref!r}")
+    raise NotFound(f"no aggregate named {ref!r}", "scheduler.aggregate.not_found")
 
 
 @aggregate.command("create")
@@ -373,16 +338,16 @@ def _resolve(client: RegistryClient, ref: str) -> Aggregate:
 @click.option("--uuid", "agg_uuid", default=None, help="Its uuid (also the placement aggregate); default random.")
 @click.option("--zone", default=None, help="Availability zone (metadata availability_zone).")
 @click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Metadata (repeatable).")
-@_format_option
+@output_options()
 @click.pass_context
 def aggregate_create(ctx: click.Context, name: str, agg_uuid: str | None, zone: str | None,
-                     properties: tuple[str, ...], fmt: str) -> None:
+                     properties: tuple[str, ...], out: Output) -> None:
     """Create aggregate NAME."""
     metadata = _pairs(properties, "'--property'")
     if zone is not None:
         metadata["availability_zone"] = zone
     agg = _session(ctx).client.create_aggregate(name, uuid=agg_uuid, metadata=metadata)
-    _record(fmt, aggregate_json(agg))
+    out.mapping(aggregate_json(agg))
 
 
 @aggregate.command("set")
@@ -391,10 +356,10 @@ def aggregate_create(ctx: click.Context, name: str, agg_uuid: str | None, zone: 
 @click.option("--zone", default=None, help="Availability zone.")
 @click.option("--property", "properties", multiple=True, metavar="KEY=VALUE", help="Set metadata (repeatable).")
 @click.option("--unset-property", "unset", multiple=True, metavar="KEY", help="Remove metadata (repeatable).")
-@_format_option
+@output_options()
 @click.pass_context
 def aggregate_set(ctx: click.Context, ref: str, name: str | None, zone: str | None, properties: tuple[str, ...],
-                  unset: tuple[str, ...], fmt: str) -> None:
+                  unset: tuple[str, ...], out: Output) -> None:
     """Rename AGGREGATE (name or uuid) or change its metadata."""
     updates: dict[str, str | None] = dict(_pairs(properties, "'--property'"))
     if zone is not None:
@@ -408,34 +373,34 @@ def aggregate_set(ctx: click.Context, ref: str, name: str | None, zone: str | No
         agg = client.rename_aggregate(agg.uuid, name)
     if updates:
         agg = client.set_aggregate_metadata(agg.uuid, updates)
-    _record(fmt, aggregate_json(agg))
+    out.mapping(aggregate_json(agg))
 
 
 @aggregate.command("add-host")
 @click.argument("ref", metavar="AGGREGATE")
 @click.argument("host_name", metavar="HOST")
-@_format_option
+@output_options()
 @_placement_options
 @click.pass_context
-def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+def aggregate_add_host(ctx: click.Context, ref: str, host_name: str, out: Output, placement_url: str | None,
                        placement_db: str | None) -> None:
     """Put HOST in AGGREGATE (name or uuid)."""
-    _change_membership(ctx, ref, host_name, fmt, placement_url, placement_db, add=True)
+    _change_membership(ctx, ref, host_name, out, placement_url, placement_db, add=True)
 
 
 @aggregate.command("remove-host")
 @click.argument("ref", metavar="AGGREGATE")
 @click.argument("host_name", metavar="HOST")
-@_format_option
+@output_options()
 @_placement_options
 @click.pass_context
-def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+def aggregate_remove_host(ctx: click.Context, ref: str, host_name: str, out: Output, placement_url: str | None,
                           placement_db: str | None) -> None:
     """Take HOST out of AGGREGATE (name or uuid)."""
-    _change_membership(ctx, ref, host_name, fmt, placement_url, placement_db, add=False)
+    _change_membership(ctx, ref, host_name, out, placement_url, placement_db, add=False)
 
 
-def _change_membership(ctx: click.Context, ref: str, host_name: str, fmt: str, placement_url: str | None,
+def _change_membership(ctx: click.Context, ref: str, host_name: str, out: Output, placement_url: str | None,
                        placement_db: str | None, *, add: bool) -> None:
     """Add or remove the host in the registry, then (given placement options) make placement agree."""
     session = _session(ctx)
@@ -444,24 +409,24 @@ def _change_membership(ctx: click.Context, ref: str, host_name: str, fmt: str, p
     agg = change(_resolve(session.client, ref).uuid, host_name)
     done = f"was added to aggregate {agg.name!r}" if add else f"was removed from aggregate {agg.name!r}"
     _synced(sync, lambda s: s.sync_aggregates(session.client, host_name, [agg.uuid]), f"host {host_name!r} {done}",
-            host_name, lambda: _record(fmt, aggregate_json(agg)))
+            host_name, lambda: out.mapping(aggregate_json(agg)))
 
 
 @aggregate.command("list")
-@_format_option
+@output_options()
 @click.pass_context
-def aggregate_list(ctx: click.Context, fmt: str) -> None:
+def aggregate_list(ctx: click.Context, out: Output) -> None:
     """List the aggregates with their metadata and hosts."""
-    _listing(fmt, AGGREGATE_COLUMNS, [aggregate_json(a) for a in _session(ctx).client.list_aggregates()])
+    _listing(out, AGGREGATE_COLUMNS, [aggregate_json(a) for a in _session(ctx).client.list_aggregates()])
 
 
 @aggregate.command("show")
 @click.argument("ref", metavar="AGGREGATE")
-@_format_option
+@output_options()
 @click.pass_context
-def aggregate_show(ctx: click.Context, ref: str, fmt: str) -> None:
+def aggregate_show(ctx: click.Context, ref: str, out: Output) -> None:
     """Show AGGREGATE (name or uuid)."""
-    _record(fmt, aggregate_json(_resolve(_session(ctx).client, ref)))
+    out.mapping(aggregate_json(_resolve(_session(ctx).client, ref)))
 
 
 @aggregate.command("delete")
@@ -509,45 +474,45 @@ def _group_summary(g: Group) -> dict[str, Any]:
 @click.option("--project-id", default=None, help="The project that owns it.")
 @click.option("--user-id", default=None, help="The user that owns it.")
 @click.option("--uuid", "group_uuid", default=None, help="Its uuid; default random.")
-@_format_option
+@output_options()
 @click.pass_context
 def server_group_create(ctx: click.Context, name: str, policy: str, max_server_per_host: int | None,
-                        project_id: str | None, user_id: str | None, group_uuid: str | None, fmt: str) -> None:
+                        project_id: str | None, user_id: str | None, group_uuid: str | None, out: Output) -> None:
     """Create server group NAME with a placement policy."""
     if max_server_per_host is not None and policy != "anti-affinity":
         raise click.UsageError(f"--max-server-per-host is only allowed with --policy anti-affinity, not {policy}")
     rules = {"max_server_per_host": max_server_per_host} if max_server_per_host is not None else None
     group = _session(ctx).client.create_group(name, policy, rules=rules, project_id=project_id, user_id=user_id,
                                               uuid=group_uuid)
-    _record(fmt, group_json(group))
+    out.mapping(group_json(group))
 
 
 @server_group.command("list")
 @click.option("--project-id", default=None, help="Only the groups of this project.")
-@_format_option
+@output_options()
 @click.pass_context
-def server_group_list(ctx: click.Context, project_id: str | None, fmt: str) -> None:
-    """List the server groups (the table counts members; json lists them)."""
+def server_group_list(ctx: click.Context, project_id: str | None, out: Output) -> None:
+    """List the server groups (text formats count members; JSON and YAML list them)."""
     groups = _session(ctx).client.list_groups(project_id=project_id)
-    if fmt == "json":
-        _listing(fmt, GROUP_COLUMNS, [group_json(g) for g in groups])
+    if out.structured:
+        _listing(out, GROUP_COLUMNS, [group_json(g) for g in groups])
     else:
-        _listing(fmt, GROUP_COLUMNS, [_group_summary(g) for g in groups])
+        _listing(out, GROUP_COLUMNS, [_group_summary(g) for g in groups])
 
 
 @server_group.command("show")
 @click.argument("ref", metavar="NAME_OR_UUID")
-@_format_option
+@output_options()
 @click.pass_context
-def server_group_show(ctx: click.Context, ref: str, fmt: str) -> None:
+def server_group_show(ctx: click.Context, ref: str, out: Output) -> None:
     """Show a server group, its members and the hosts they are on."""
     group = _resolve_group(_session(ctx).client, ref)
-    if fmt == "json":
-        _record(fmt, group_json(group))
+    if out.structured:
+        out.mapping(group_json(group))
         return
-    _record(fmt, _group_summary(group))
+    out.mapping(_group_summary(group))
     if group.members:
-        _listing(fmt, MEMBER_COLUMNS, [{"instance": i, "host": h} for i, h in group.members.items()])
+        out.listing(MEMBER_COLUMNS, [{"instance": i, "host": h} for i, h in group.members.items()])
 
 
 @server_group.command("delete")

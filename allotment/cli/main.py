@@ -1,12 +1,36 @@
-"""Entry point of the ``allotment`` command."""
+"""Entry point of the ``allotment`` command.
+
+The subcommands are imported when they run (``LazyGroup``): the table below names each
+with its module and the line ``allotment --help`` shows for it.
+"""
 
 from __future__ import annotations
 
 import click
 
 from allotment import __version__
-from allotment.cli.session import DEFAULT_URL, Session, version_tuple
-from allotment.client import DEFAULT_MICROVERSION
+from allotment.cli.lazy import LazyCommand, LazyGroup
+from allotment.cli.session import DEFAULT_MICROVERSION, DEFAULT_URL, Session, version_tuple
+
+COMMANDS: dict[str, LazyCommand] = {
+    "serve": ("allotment.cli.serve:serve", "Serve the placement API (creates or upgrades the database schema first)."),
+    "db": ("allotment.cli.serve:db", "Database schema commands."),
+    "provider": ("allotment.cli.providers:provider", "Resource providers."),
+    "inventory": ("allotment.cli.inventories:inventory", "Inventories of resource providers."),
+    "trait": ("allotment.cli.traits:trait", "Traits, and the traits of a provider."),
+    "aggregate": ("allotment.cli.aggregates:aggregate", "Placement aggregates of a provider (not 'host aggregate')."),
+    "allocation": ("allotment.cli.allocations:allocation", "Allocations of consumers."),
+    "candidate": ("allotment.cli.candidates:candidate", "Allocation candidates."),
+    "usage": ("allotment.cli.usages:usage", "Resource usages."),
+    "class": ("allotment.cli.classes:resource_class", "Resource classes."),
+    "host": ("allotment.cli.hosts:host", "Scheduler registry: hosts, host aggregates, server groups."),
+    "schedule": ("allotment.cli.scheduling:schedule",
+                 "Place instances: claim a host for each (plus alternates) and show where they went."),
+    "scheduler": ("allotment.cli.scheduling:scheduler",
+                  "The scheduler service (POST /select_destinations, /migrations, and the host registry API)."),
+    "bench": ("allotment.bench.cli:bench",
+              "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
+}
 
 
 def _check_microversion(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -17,7 +41,7 @@ def _check_microversion(ctx: click.Context, param: click.Parameter, value: str) 
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="allotment")
 @click.option("--url", envvar="ALLOTMENT_URL", default=DEFAULT_URL, show_default=True, metavar="URL",
               help="Placement API endpoint (env ALLOTMENT_URL).")
@@ -32,38 +56,6 @@ def cli(ctx: click.Context, url: str, db: str | None, microversion: str, token: 
     session = Session(url=url, db=db, microversion=microversion, token=token)
     ctx.obj = session
     ctx.call_on_close(session.close)
-
-
-def _register() -> None:
-    from allotment.cli import (
-        aggregates,
-        allocations,
-        candidates,
-        classes,
-        hosts,
-        inventories,
-        providers,
-        scheduling,
-        serve,
-        traits,
-        usages,
-    )
-
-    cli.add_command(serve.serve)
-    cli.add_command(serve.db)
-    for group in (providers.provider, inventories.inventory, traits.trait, aggregates.aggregate,
-                  allocations.allocation, candidates.candidate, usages.usage, classes.resource_class):
-        cli.add_command(group)
-    for command in (hosts.host, scheduling.schedule, scheduling.scheduler):
-        cli.add_command(command)
-    try:
-        from allotment.bench.cli import bench
-    except ImportError:  # the bench tool is optional at import time
-        return
-    cli.add_command(bench)
-
-
-_register()
 
 
 def main() -> None:

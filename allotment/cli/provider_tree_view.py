@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 from rich.text import Text
 from rich.tree import Tree
 
-from allotment.cli.output import console
+from allotment.cli.output import Output, console
 from allotment.cli.session import Session, pass_session
-from allotment.client import PlacementClient
+
+if TYPE_CHECKING:
+    from allotment.client import PlacementClient
 
 __all__ = ["capacity", "collect_trees", "tree"]
 
@@ -106,11 +106,8 @@ def tree(session: Session, root_uuid: str | None, fmt: str) -> None:
     With ROOT_UUID, only the tree holding that provider.
     """
     roots = collect_trees(session, root_uuid)
-    if fmt == "json":
-        click.echo(json.dumps(roots, indent=2))
-        return
-    if fmt == "yaml":
-        click.echo(yaml.safe_dump(roots, sort_keys=False), nl=False)
+    if fmt != "tree":
+        Output(fmt).document(roots)
         return
     out = console()
     if not roots:

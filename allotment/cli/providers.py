@@ -25,7 +25,12 @@ def provider_row(body: dict[str, Any], fields: tuple[str, ...]) -> list[Any]:
     return [body.get(f) for f in fields]
 
 
-@click.group(cls=PlacementGroup)
+@click.group(cls=PlacementGroup, lazy={
+    "tree": ("allotment.cli.provider_tree_view:tree",
+             "Show provider trees with usage/capacity per class, inventory, traits and aggregates."),
+    "load": ("allotment.cli.provider_load:load",
+             "Create or update the providers described in FILE (YAML or JSON; - for stdin)."),
+})
 def provider() -> None:
     """Resource providers."""
 
@@ -124,12 +129,3 @@ def delete_provider(session: Session, uuid: str) -> None:
     """Delete a resource provider (it must have no children and no allocations)."""
     session.client.request("DELETE", f"/resource_providers/{uuid}")
 
-
-def _register() -> None:
-    from allotment.cli import provider_load, provider_tree_view
-
-    provider.add_command(provider_tree_view.tree)
-    provider.add_command(provider_load.load)
-
-
-_register()

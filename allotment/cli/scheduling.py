@@ -23,12 +23,9 @@ from typing import Any
 
 import click
 import httpx
-import orjson
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
-from allotment.cli.output import console
+from allotment.cli.errors import coded, unreachable
+from allotment.cli.output import Output, output_options
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
 from allotment.client import PlacementError, connect, direct
 from allotment.scheduler.api.app import create_app
@@ -43,6 +40,7 @@ from allotment.scheduler.spec import Flavor, Image, InvalidRequestSpec, RequestS
 __all__ = ["schedule", "scheduler"]
 
 DEFAULT_REGISTRY_DB = SchedulerConfig.db_url
+SELECTION_FIELDS = ("instance", "host", "node", "provider", "alternates")
 STAGES = ("request_filters", "placement_query", "host_states", "filtering", "weighing", "claim", "total")
 _NO_VALID_HOST = str(NoValidHost(""))  # the start of the service's message, before the reason
 _SPEC_FLAGS = ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "flavor_name", "extra_specs",
@@ -116,7 +114,7 @@ def _spec_from_file(path: str) -> RequestSpec:
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint="'--spec'") from None
     except InvalidRequestSpec as exc:
-        raise CommandError(f"invalid request spec in {path}: {exc}") from None
+        raise coded(f"invalid request spec in {path}: {exc}", "scheduler.invalid_request_spec") from None
 
 
 def _spec_from_flags(flags: dict[str, Any]) -> RequestSpec:
@@ -137,7 +135,7 @@ def _spec_from_flags(flags: dict[str, Any]) -> RequestSpec:
                                        hints=hints, num_instances=flags["num_instances"],
                                        availability_zone=flags["availability_zone"])
     except InvalidRequestSpec as exc:
-        raise CommandError(f"invalid request: {exc}") from None
+        raise coded(f"invalid request: {exc}", "scheduler.invalid_request_spec") from None
 
 
 # ---- output ----------------------------------------------------------------------------------
@@ -147,45 +145,44 @@ def _alternate(sel: dict[str, Any]) -> str:
     return sel["host"] if sel.get("nodename") in (None, sel["host"]) else f"{sel['host']} ({sel['nodename']})"
 
 
-def _show(result: dict[str, Any], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+def _show(result: dict[str, Any], out: Output) -> None:
+    """JSON and YAML: the whole result. Otherwise a row per instance, and in a table the stage timings."""
+    if out.structured and not out.columns:
+        out.document(result)
         return
-    table = Table("instance", "host", "node", "provider", "alternates", box=box.SQUARE,
-                  title=f"reservation {result['reservation_id']}", title_justify="left")
-    for instance, selections in zip(result["instance_uuids"], result["selections"], strict=True):
-        chosen = selections[0]
-        table.add_row(Text(instance), Text(chosen["host"]), Text(str(chosen.get("nodename") or "")),
-                      Text(str(chosen.get("compute_node_uuid") or "")),
-                      Text(", ".join(_alternate(s) for s in selections[1:]) or "-"))
-    timings = Table("stage", "ms", box=box.SQUARE, title="timings", title_justify="left")
-    seconds = result.get("timings") or {}
-    for stage in [*STAGES, *sorted(set(seconds) - set(STAGES))]:
-        if stage in seconds:
-            timings.add_row(stage, f"{seconds[stage] * 1000:.1f}")
-    out = console()
-    out.print(table)
-    out.print(timings)
+    rows = [[instance, chosen["host"], chosen.get("nodename"), chosen.get("compute_node_uuid"),
+             [_alternate(s) for s in alternates]]
+            for instance, (chosen, *alternates) in zip(result["instance_uuids"], result["selections"], strict=True)]
+    out.listing(SELECTION_FIELDS, rows, title=f"reservation {result['reservation_id']}")
+    if out.fmt == "table":
+        seconds = result.get("timings") or {}
+        stages = [s for s in [*STAGES, *sorted(set(seconds) - set(STAGES))] if s in seconds]
+        Output("table").listing(("stage", "ms"), [[s, f"{seconds[s] * 1000:.1f}"] for s in stages], title="timings")
 
 
 # ---- running it ------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def _failures(placement_target: str) -> Iterator[None]:
-    """What goes wrong while scheduling, as ``error: ...`` on stderr and exit status 1."""
+def _failures(service: str, where: str) -> Iterator[None]:
+    """What goes wrong while scheduling, as ``error: <detail> (<code>)`` on stderr and exit status 1.
+
+    ``service`` at ``where``: what the command talks to, named when it cannot be reached.
+    """
     try:
         yield
     except NoValidHost as exc:
-        raise CommandError(f"no valid host: {exc.reason}") from None
-    except (InvalidRequestSpec, FilterError, ConsumerInUse) as exc:
-        raise CommandError(f"invalid request: {exc}") from None
+        raise coded(f"no valid host: {exc.reason}", "scheduler.no_valid_host") from None
+    except (InvalidRequestSpec, FilterError) as exc:
+        raise coded(f"invalid request: {exc}", "scheduler.invalid_request_spec") from None
+    except ConsumerInUse as exc:
+        raise coded(f"invalid request: {exc}", "scheduler.instance_in_use") from None
     except PlacementError as exc:
         raise CommandError(f"placement: {placement_failure(exc)}") from None
     except RegistryError as exc:
-        raise CommandError(exc.detail) from None
+        raise coded(exc.detail, exc.code) from None
     except httpx.TransportError as exc:
-        raise CommandError(f"cannot reach {placement_target}: {exc or type(exc).__name__}") from None
+        raise unreachable(service, where, exc) from None
 
 
 def _open_registry(db: str, config: SchedulerConfig) -> Registry:
@@ -206,7 +203,7 @@ def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | N
     session = Session(url=url or DEFAULT_URL, db=db)
     registry = _open_registry(config.db_url, config)
     try:
-        with _failures(f"placement at {session.target}"):
+        with _failures("placement", session.target):
             return Scheduler(session.client, registry, config).select_destinations(
                 spec, return_alternates=alternates).to_dict()
     finally:
@@ -217,7 +214,7 @@ def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | N
 def _schedule_remote(spec: RequestSpec, alternates: bool, url: str) -> dict[str, Any]:
     """Ask the scheduler service at ``url`` (``POST /select_destinations``)."""
     body = {"request_spec": spec.to_dict(), "return_alternates": alternates}
-    with _failures(f"the scheduler at {url}"), registry_client.connect(url) as client:
+    with _failures("the scheduler", url), registry_client.connect(url) as client:
         try:
             answer: dict[str, Any] = client.request("POST", "/select_destinations", json=body)
         except RegistryError as exc:
@@ -269,22 +266,23 @@ _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(
 @click.option("--spec", "spec_file", default=None, type=click.Path(dir_okay=False),
               help="A RequestSpec JSON file instead of the flavor and image options.")
 @click.option("--no-alternates", is_flag=True, help="Only the chosen host per instance.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@output_options(*SELECTION_FIELDS)
 @_placement_options
 @_registry_option
 @click.option("--scheduler-url", envvar="ALLOTMENT_SCHEDULER_URL", default=None, metavar="URL",
               help="Ask this scheduler service instead of scheduling here (env ALLOTMENT_SCHEDULER_URL).")
 @_CONFIG
 @click.pass_context
-def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, fmt: str, placement_url: str | None,
+def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, out: Output, placement_url: str | None,
              placement_db: str | None, db: str | None, scheduler_url: str | None, config_file: str | None,
              **flags: Any) -> None:
     """Place instances: claim a host for each (plus alternates) and show where they went.
 
     The flavor comes from --vcpus and --memory-mb (and the other flavor options), or the
     whole request from --spec FILE. Prints per instance the chosen host, its node and root
-    provider and the alternates, then the time each stage took. When nothing fits:
-    "error: no valid host: <reason>" and exit status 1.
+    provider and the alternates, then the time each stage took (-f json or yaml: the whole
+    result). When nothing fits: "error: no valid host: <reason> (scheduler.no_valid_host)"
+    and exit status 1.
     """
     if spec_file is not None:
         extra = [name for name in _SPEC_FLAGS if _given(ctx, name)]
@@ -304,7 +302,7 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, fmt
     else:
         config = _load_config(config_file, db)
         result = _schedule_here(spec, not no_alternates, _placement(ctx, placement_url, placement_db, config), config)
-    _show(result, fmt)
+    _show(result, out)
 
 
 # ---- the service -----------------------------------------------------------------------------

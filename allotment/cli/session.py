@@ -1,28 +1,40 @@
-"""The placement connection a CLI command works with, opened on first use, and how failures are reported."""
+"""The placement connection a CLI command works with, opened on first use, and how its failures are reported.
+
+Nothing here imports the placement client at module level: ``allotment --help`` and the
+command-line parsing stay clear of httpx, and ``--db`` pulls in the placement application
+only when a command first talks to placement.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-import httpx
 
-from allotment.client import DEFAULT_MICROVERSION, PlacementClient, PlacementError, connect, direct
+from allotment.cli.errors import (
+    CommandError,
+    ReportingGroup,
+    first_line,
+    is_placement_error,
+    is_transport_error,
+    placement_failure,
+    unreachable,
+)
 
-__all__ = ["CommandError", "PlacementGroup", "Session", "pass_session", "placement_failure", "version_tuple"]
+if TYPE_CHECKING:
+    from allotment.client import PlacementClient
+
+__all__ = ["DEFAULT_MICROVERSION", "DEFAULT_URL", "CommandError", "PlacementGroup", "Session", "pass_session",
+           "placement_failure", "version_tuple"]
 
 DEFAULT_URL = "http://127.0.0.1:8778"
+# allotment.client.DEFAULT_MICROVERSION, written out so that --help need not import the client
+# (tests/cli/test_fast_start.py holds the two equal).
+DEFAULT_MICROVERSION = "1.39"
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
-
-
-class CommandError(click.ClickException):
-    """A failure the user should read as ``error: ...`` on stderr, exit status 1."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def version_tuple(value: str) -> tuple[int, int]:
@@ -33,7 +45,8 @@ def version_tuple(value: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def _hide_password(url: str) -> str:
+def hide_password(url: str) -> str:
+    """A database URL fit for messages: its password starred out."""
     return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
@@ -51,18 +64,21 @@ class Session:
     @property
     def target(self) -> str:
         """Where requests go, for messages."""
-        return f"database {_hide_password(self.db)}" if self.db else self.url
+        return f"database {hide_password(self.db)}" if self.db else self.url
 
     @property
     def client(self) -> PlacementClient:
         if self._client is None:
             if self.db:
+                from allotment.client import direct
+
                 try:
                     self._client = self._stack.enter_context(direct(self.db, microversion=self.microversion))
                 except Exception as exc:  # any driver or URL error: the user needs the URL and the reason
-                    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                    raise CommandError(f"cannot open placement on {self.target}: {reason}") from exc
+                    raise CommandError(f"cannot open placement on {self.target}: {first_line(exc)}") from exc
             else:
+                from allotment.client import connect
+
                 self._client = self._stack.enter_context(
                     connect(self.url, token=self.token, microversion=self.microversion)
                 )
@@ -79,23 +95,13 @@ class Session:
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
 
-def placement_failure(exc: PlacementError) -> str:
-    """``<detail> (<code>)``: what placement said, with its error code."""
-    # webob-style details are "<generic explanation>\n\n <the actual reason>": keep the reason.
-    paragraphs = [" ".join(p.split()) for p in exc.detail.split("\n\n") if p.strip()]
-    detail = paragraphs[-1] if paragraphs else f"HTTP {exc.status}"
-    return f"{detail} ({exc.code})" if exc.code else f"{detail} (HTTP {exc.status})"
-
-
-class PlacementGroup(click.Group):
+class PlacementGroup(ReportingGroup):
     """A group of placement commands: placement's errors and an unreachable server become ``error: ...``."""
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PlacementError as exc:
-            raise CommandError(placement_failure(exc)) from exc
-        except httpx.TransportError as exc:
+    def failure(self, ctx: click.Context, exc: Exception) -> CommandError | None:
+        if is_placement_error(exc):
+            return CommandError(placement_failure(exc))
+        if is_transport_error(exc):
             session = ctx.find_object(Session)
-            where = session.target if session else "the placement URL"
-            raise CommandError(f"cannot reach placement at {where}: {exc or type(exc).__name__}") from exc
+            return unreachable("placement", session.target if session else "the placement URL", exc)
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
@@ -63,6 +64,48 @@ def test_cell_formats_structures() -> None:
     assert cell({"c1": {"VCPU": 1}, "c2": {"DISK_GB": 5}}) == "c1: VCPU=1\nc2: DISK_GB=5"
     assert cell(["A", "B"]) == "A, B"
     assert cell(None) == "None"
+
+
+def test_csv_as_cliff_writes_it(capsys: pytest.CaptureFixture[str]) -> None:
+    # A header, then text quoted, numbers bare and None an empty field.
+    Output("csv").listing(("name", "total", "parent", "traits"),
+                          [["cn1", 8, None, ["A", "B"]], ['say "hi"', 1.5, "u1", []]])
+    assert capsys.readouterr().out == '"name","total","parent","traits"\n"cn1",8,"","A, B"\n"say ""hi""",1.5,"u1",""\n'
+    Output("csv", ["parent"]).record(FIELDS, ROWS[1])
+    assert capsys.readouterr().out == '"parent"\n"u1"\n'
+
+
+def test_datetimes_are_iso_utc_in_every_format(capsys: pytest.CaptureFixture[str]) -> None:
+    naive = dt.datetime(2026, 11, 22, 7, 4, 52, 96617)  # the registry's: UTC without a zone
+    aware = dt.datetime(2026, 11, 22, 8, 4, 52, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    for fmt in ("value", "csv", "table"):
+        Output(fmt).listing(("at", "other"), [[naive, aware]])
+        out = capsys.readouterr().out
+        assert "2026-11-22T07:04:52.096617Z" in out and "2026-11-22T07:04:52Z" in out, (fmt, out)
+    Output("json").record(("at", "nested"), [naive, {"when": [aware]}])
+    assert json.loads(capsys.readouterr().out) == {"at": "2026-11-22T07:04:52.096617Z",
+                                                   "nested": {"when": ["2026-11-22T07:04:52Z"]}}
+    Output("yaml").record(("at",), [naive])
+    assert yaml.safe_load(capsys.readouterr().out) == {"at": "2026-11-22T07:04:52.096617Z"}
+
+
+def test_brief_columns_for_text_and_every_field_for_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"name": "c1", "cell": None, "stats": {"k": "v"}}]
+    Output("value").listing(("name", "cell", "stats"), rows, brief=("name", "cell"))
+    assert capsys.readouterr().out == "c1 None\n"
+    Output("json").listing(("name", "cell", "stats"), rows, brief=("name", "cell"))
+    assert json.loads(capsys.readouterr().out) == rows
+    Output("value", ["stats"]).listing(("name", "cell", "stats"), rows, brief=("name", "cell"))
+    assert capsys.readouterr().out == "k=v\n"
+
+
+def test_table_title_and_mapping_record(capsys: pytest.CaptureFixture[str]) -> None:
+    Output("table").listing(("a",), [[1]], title="reservation r-1")
+    assert capsys.readouterr().out.splitlines()[0] == "reservation r-1"
+    Output("value").mapping({"a": None, "b": [1, 2]})
+    assert capsys.readouterr().out == "None\n1, 2\n"
+    Output("yaml").document({"a": [{"b": None}]})
+    assert yaml.safe_load(capsys.readouterr().out) == {"a": [{"b": None}]}
 
 
 @pytest.mark.parametrize(("text", "parsed"), [

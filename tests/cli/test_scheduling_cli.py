@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from allotment.bench.servers import free_port
@@ -87,6 +88,21 @@ def test_schedule_table_shows_instances_alternates_and_timings(fleet: Fleet, tmp
     assert all(name in out for name in fleet.roots)
 
 
+def test_schedule_output_formats(fleet: Fleet, tmp_path: Path) -> None:
+    # value and CSV: a row per instance (-c picks columns); YAML without -c: the whole result.
+    result = _run("--vcpus", "1", "--memory-mb", "512", "-n", "2", "-f", "value", "-c", "host", *_where(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2 and set(result.stdout.split()) <= set(fleet.roots)
+    result = _run("--vcpus", "1", "--memory-mb", "512", "--no-alternates", "-f", "csv", *_where(tmp_path))
+    header, row = result.stdout.splitlines()
+    assert header == '"instance","host","node","provider","alternates"' and row.endswith(',""')
+    body = yaml.safe_load(_run("--vcpus", "1", "--memory-mb", "512", "-f", "yaml", *_where(tmp_path)).stdout)
+    assert set(body) >= {"reservation_id", "instance_uuids", "selections", "timings"}
+    rows = _ok_json(_run("--vcpus", "1", "--memory-mb", "512", "-f", "json", "-c", "instance", "-c", "alternates",
+                         *_where(tmp_path)))
+    assert list(rows[0]) == ["instance", "alternates"] and len(rows[0]["alternates"]) == 2
+
+
 def test_schedule_no_alternates(fleet: Fleet, tmp_path: Path) -> None:
     result = _ok_json(_run("--vcpus", "1", "--memory-mb", "512", "--no-alternates", "-f", "json", *_where(tmp_path)))
     assert [len(s) for s in result["selections"]] == [1]
@@ -96,7 +112,7 @@ def test_no_valid_host_is_an_error_and_claims_nothing(fleet: Fleet, tmp_path: Pa
     result = _run("--vcpus", "64", "--memory-mb", "512", *_where(tmp_path))
     assert result.exit_code == 1
     assert result.stderr.startswith("error: no valid host: ") and "Traceback" not in result.stderr
-    assert result.stdout == ""
+    assert result.stdout == "" and result.stderr.rstrip().endswith("(scheduler.no_valid_host)")
     # Three fit one VCPU each, not four of 4 VCPUs on 3 hosts: all or nothing.
     result = _run("--vcpus", "4", "--memory-mb", "512", "-n", "4", *_where(tmp_path))
     assert result.exit_code == 1 and result.stderr.startswith("error: no valid host: ")

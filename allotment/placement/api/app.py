@@ -27,7 +27,7 @@ from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPE
 from allotment.placement.api.policy import Enforcer
 from allotment.placement.api.routes import ROUTES
 from allotment.placement.config import Config
-from allotment.placement.domain.exceptions import DomainError
+from allotment.placement.domain.exceptions import DomainError, NotFound
 from allotment.placement.store.engine import Store
 
 __all__ = ["PlacementApp", "make_app"]
@@ -144,14 +144,20 @@ class PlacementApp:
         except TypeError as exc:
             return HTTPError(400, f"Invalid microversion: {exc}").to_response(environ)
         environ[ENV_MICROVERSION] = version
+        vary = True
         try:
             response = self._dispatch(environ)
         except HTTPError as exc:
             response = exc.to_response(environ)
+            vary = exc.vary
         except DomainError as exc:
             response = HTTPError(exc.status, exc.message, code=exc.code).to_response(environ)
+            # A NotFound from the domain is one the handler let through, as upstream's
+            # handlers do with most lookups; those it answers itself are HTTPErrors.
+            vary = not isinstance(exc, NotFound)
         response.add_header("openstack-api-version", f"placement {version.major}.{version.minor}")
-        response.add_header("vary", "openstack-api-version")
+        if vary:
+            response.add_header("vary", "openstack-api-version")
         return response
 
     # -- dispatch -------------------------------------------------------------------------------
@@ -162,9 +168,9 @@ class PlacementApp:
             try:
                 has_body = int(length) > 0
             except ValueError:
-                raise HTTPError(400, "content-length header must be an integer") from None
+                raise HTTPError(400, "content-length header must be an integer", vary=False) from None
             if has_body and not environ.get("CONTENT_TYPE"):
-                raise HTTPError(400, "content-type header required when content-length > 0")
+                raise HTTPError(400, "content-type header required when content-length > 0", vary=False)
         path = environ.get("PATH_INFO", "")
         if path == "":
             path = "/"
@@ -183,7 +189,7 @@ class PlacementApp:
             req = Request(environ, params)
             req.app = self
             return fn(req)
-        raise HTTPError(404)
+        raise HTTPError(404, vary=False)
 
 
 def make_app(config: Config, store: Store | None = None, *, auth: bool = True) -> PlacementApp:

@@ -37,7 +37,7 @@ class RequestContext:
         try:
             self.enforcer.authorize(action, target, self.credentials())
         except PolicyNotAuthorized as exc:
-            raise HTTPError(403, str(exc)) from None
+            raise HTTPError(403, str(exc), vary=False) from None
 
 
 def noauth_context(environ: dict[str, Any], enforcer: Enforcer | None) -> RequestContext | None:

@@ -162,6 +162,7 @@ class HTTPError(Exception):
         code: str | None = None,
         headers: list[tuple[str, str]] | None = None,
         envelope: bool = True,
+        vary: bool = True,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -171,6 +172,11 @@ class HTTPError(Exception):
         # Upstream formats a few early errors (missing token) with webob's own
         # JSON shape instead of the errors envelope.
         self.envelope = envelope
+        # False for the errors upstream raises outside its handlers (unknown route,
+        # content-type checks, policy refusals, a lookup's NotFound left uncaught):
+        # they reach its microversion layer as exceptions, which get the version
+        # header but no ``vary``.
+        self.vary = vary
 
     def _body_html(self, environ: dict[str, Any], escape: Callable[[str], str]) -> str:
         lead = _LEADS.get(self.status)

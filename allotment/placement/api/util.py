@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import functools
 import re
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
 
 from allotment.placement.api.http import HTTPError, Request, Response, acceptable_offers, json_response
+from allotment.placement.domain.exceptions import NotFound
 
 __all__ = [
     "handler",
     "is_uuid_like",
     "json_body",
     "normalize_uuid",
+    "not_found_answered",
     "set_last_modified",
     "validate_query",
 ]
@@ -57,7 +60,7 @@ def handler(
                 if (low is not None and (version.major, version.minor) < low) or (
                     high is not None and (version.major, version.minor) > high
                 ):
-                    # No detail, not even for the 405: upstream raises the bare webob error here.
+                    # No detail and no Allow header: upstream raises the bare status here.
                     raise HTTPError(below_status)
             if require_json and req.content_type != "application/json":
                 bad = req.content_type or "None"
@@ -75,6 +78,19 @@ def handler(
         return wrapped
 
     return wrap
+
+
+@contextlib.contextmanager
+def not_found_answered() -> Iterator[None]:
+    """A NotFound in the block becomes the handler's own 404 answer.
+
+    For the lookups upstream's handler catches and answers itself: that answer
+    carries ``vary`` like any other, where an uncaught NotFound's does not.
+    """
+    try:
+        yield
+    except NotFound as exc:
+        raise HTTPError(404, exc.message, code=exc.code) from None
 
 
 def versioned(*choices: Handler) -> Handler:
@@ -186,12 +202,19 @@ def http_date(when: dt.datetime) -> str:
     return email.utils.format_datetime(when.astimezone(dt.timezone.utc).replace(microsecond=0), usegmt=True)
 
 
-def set_last_modified(req: Request, resp: Response, when: dt.datetime | None) -> Response:
-    """From 1.15: ``last-modified`` (now, when unknown) and ``cache-control: no-cache``."""
+def set_last_modified(
+    req: Request, resp: Response, when: dt.datetime | None, *, now_when_unknown: bool = True
+) -> Response:
+    """From 1.15: ``last-modified`` and ``cache-control: no-cache``.
+
+    ``when`` None: now, or no ``last-modified`` at all with ``now_when_unknown=False``
+    (upstream's answer for an empty inventory collection).
+    """
     if req.version.matches((1, 15)):
-        if when is None:
+        if when is None and now_when_unknown:
             when = dt.datetime.now(dt.timezone.utc)
-        resp.add_header("last-modified", http_date(when))
+        if when is not None:
+            resp.add_header("last-modified", http_date(when))
         resp.add_header("cache-control", "no-cache")
     return resp
 

@@ -8,7 +8,12 @@ reshaper). It runs in a single transaction:
       -> replace the consumers' allocation rows
       -> check capacity, min_unit, max_unit and step_size against current usage
       -> bump the generations of touched providers and consumers
-      -> delete consumers left without allocations
+      -> delete touched consumers left without allocations
+
+A consumer is touched when it is given allocations or loses the ones it held
+(upstream's rule). A consumer asked for no allocations while holding none is
+created if new, and otherwise left as it is: its row stays, at generation 0 if
+new, and the next write must name that generation.
 
 Because the providers are locked before usage is read, two claims against the
 same provider serialize instead of both passing the check: no overcommit, on
@@ -38,6 +43,7 @@ __all__ = [
     "ConsumerAllocations",
     "MissingClass",
     "MissingProvider",
+    "create_new_consumers",
     "delete_consumer_allocations",
     "for_consumer",
     "for_provider",
@@ -98,23 +104,14 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
             raise _generation_conflict("null", req.generation)
         try:
             with conn.begin_nested():
-                new_id = conn.execute(
-                    consumers.insert().values(
-                        uuid=req.uuid,
-                        project_id=project_id,
-                        user_id=user_id,
-                        generation=0,
-                        consumer_type_id=type_id,
-                        created_at=now(),
-                    )
-                ).inserted_primary_key[0]
+                new_id = _insert_consumer(conn, req.uuid, project_id, user_id, type_id)
         except sa.exc.IntegrityError:
             # Another writer created it first; we were told it was new.
             raise Conflict(
                 "consumer generation conflict - expected null but the consumer was created concurrently",
                 errors.CONCURRENT_UPDATE,
             ) from None
-        return int(new_id), 0
+        return new_id, 0
     if req.check_generation and existing.generation != req.generation:
         raise _generation_conflict(existing.generation, req.generation)
     updates: dict[str, object] = {}
@@ -125,6 +122,43 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
     if updates:
         conn.execute(consumers.update().where(consumers.c.id == existing.id).values(**updates, updated_at=now()))
     return existing.id, existing.generation
+
+
+def _insert_consumer(conn: Connection, uuid: str, project_id: int, user_id: int, type_id: int | None) -> int:
+    return int(
+        conn.execute(
+            consumers.insert().values(
+                uuid=uuid,
+                project_id=project_id,
+                user_id=user_id,
+                generation=0,
+                consumer_type_id=type_id,
+                created_at=now(),
+            )
+        ).inserted_primary_key[0]
+    )
+
+
+def create_new_consumers(conn: Connection, requests: list[ConsumerAllocations], defaults: tuple[str, str]) -> None:
+    """Create, at generation 0, the consumers of ``requests`` that do not exist yet.
+
+    For a write refused because it names a provider that does not exist: upstream
+    creates the consumers before it looks the providers up, and keeps them.
+    """
+    for req in requests:
+        if consumer_ops.find_consumer(conn, req.uuid) is not None:
+            continue
+        project = req.project_id if req.project_id is not None else defaults[0]
+        user = req.user_id if req.user_id is not None else defaults[1]
+        type_id = consumer_ops.ensure_consumer_type(conn, req.consumer_type) if req.consumer_type else None
+        try:
+            with conn.begin_nested():
+                _insert_consumer(
+                    conn, req.uuid, consumer_ops.ensure_project(conn, project), consumer_ops.ensure_user(conn, user),
+                    type_id,
+                )
+        except sa.exc.IntegrityError:
+            pass  # created meanwhile by another writer: it exists, which is all we want
 
 
 def replace_allocations(
@@ -144,6 +178,7 @@ def replace_allocations(
     held = {rp for _, rp in held_pairs}
     emptied = {r.uuid for r in requests if not r.allocations}
     held_by_emptied = {rp for consumer, rp in held_pairs if consumer in emptied}
+    touched = {r.uuid for r in requests if r.allocations} | {consumer for consumer, _ in held_pairs}
     rows = conn.execute(
         sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
         .where(providers.c.uuid.in_(sorted(named | held)))
@@ -196,6 +231,8 @@ def replace_allocations(
             .values(generation=r.generation + 1, updated_at=stamp)
         )
     for uuid, (cid, gen) in consumer_gens.items():
+        if uuid not in touched:
+            continue
         result = conn.execute(
             consumers.update()
             .where(consumers.c.id == cid, consumers.c.generation == gen)
@@ -206,7 +243,7 @@ def replace_allocations(
                 "Another thread concurrently updated the data. Please retry your update",
                 errors.CONCURRENT_UPDATE,
             )
-    consumer_ops.delete_if_empty(conn, uuids)
+    consumer_ops.delete_if_empty(conn, [u for u in uuids if u in touched])
 
 
 def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], int]:

@@ -53,9 +53,13 @@ def capacity(inv: Inventory) -> float:
 
 
 def check_capacity(provider: Provider, invs: list[Inventory], *, reserved_can_be_total: bool, action: str) -> None:
-    """Reserved must leave room: below total, or up to total from microversion 1.26."""
+    """The capacity, ``int((total - reserved) * allocation_ratio)``, must be at least 1 (at least 0 from 1.26).
+
+    Upstream's rule and message, which name the reserved value even when the
+    allocation ratio is what brings the capacity down.
+    """
     for inv in invs:
-        room = inv.total - inv.reserved
+        room = int((inv.total - inv.reserved) * inv.allocation_ratio)
         if room < 0 or (room == 0 and not reserved_can_be_total):
             rule = "greater than total" if reserved_can_be_total else "greater than or equal to total"
             raise BadRequest(

@@ -28,12 +28,14 @@ def get_traits(conn: Connection, provider: Provider) -> list[names.NamedRow]:
 
 
 def set_traits(conn: Connection, provider: Provider, trait_names: list[str]) -> list[names.NamedRow]:
-    """Make the provider's traits exactly ``trait_names`` (which must exist); one generation bump."""
+    """Make the provider's traits exactly ``trait_names`` (which must exist).
+
+    One generation bump when the set changes; none when it is already that set (as upstream).
+    """
     wanted = names.list_traits(conn, name_in=sorted(set(trait_names))) if trait_names else []
     missing = set(trait_names) - {t.name for t in wanted}
     if missing:
         raise BadRequest(f"No such trait {', '.join(sorted(missing))}")
-    bump_generation(conn, provider)
     current = {
         r.trait_id
         for r in conn.execute(
@@ -41,6 +43,9 @@ def set_traits(conn: Connection, provider: Provider, trait_names: list[str]) -> 
         )
     }
     want_ids = {t.id for t in wanted}
+    if current == want_ids:
+        return wanted
+    bump_generation(conn, provider)
     if current - want_ids:
         conn.execute(
             provider_traits.delete().where(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from allotment.cli.hosts import host
@@ -41,6 +42,24 @@ def test_register_list_show_as_json_and_table(db: str) -> None:
     assert r.exit_code == 0 and "hypervisor_type" in r.output and "QEMU" in r.output
     with Registry.open(db) as reg:
         assert reg.get_host("c1").hypervisor_type == "QEMU"
+
+
+def test_output_follows_the_placement_commands(db: str) -> None:
+    # One convention for every command: None prints as None in text, null in JSON and YAML,
+    # an empty CSV field; timestamps are ISO 8601 UTC in every format; -c picks any field.
+    rp = new_uuid()
+    assert run(db, "register", "c1", "--provider", rp).exit_code == 0
+    r = run(db, "list", "-f", "value")
+    name, provider, cell, hypervisor, up, disabled, _forced_down, heartbeat = r.stdout.split()
+    assert (name, provider, cell, hypervisor, up, disabled) == ("c1", rp, "None", "None", "True", "False")
+    assert heartbeat.endswith("Z") and "T" in heartbeat
+    rows = yaml.safe_load(run(db, "list", "-f", "yaml").stdout)
+    assert rows[0]["cell"] is None and rows[0]["last_heartbeat"] == heartbeat and rows[0]["stats"] == {}
+    r = run(db, "list", "-f", "csv", "-c", "name", "-c", "cell", "-c", "hypervisor_version")
+    assert r.stdout == '"name","cell","hypervisor_version"\n"c1","",""\n'
+    assert run(db, "show", "c1", "-f", "value", "-c", "host_ip").stdout == "None\n"
+    r = run(db, "list", "-c", "no_such")
+    assert r.exit_code == 2 and "no column no_such" in r.stderr
 
 
 def test_heartbeat_disable_enable_force_down_delete(db: str) -> None:
@@ -90,7 +109,7 @@ def test_errors_are_one_line_and_exit_1(db: str) -> None:
     r = run(db, "aggregate", "set", "nothing")
     assert r.exit_code == 2 and "nothing to set" in r.output
     r = run(db, "aggregate", "show", "no-such")
-    assert r.exit_code == 1 and "no aggregate named 'no-such'" in r.output
+    assert r.exit_code == 1 and "error: no aggregate named 'no-such' (scheduler.aggregate.not_found)" in r.output
     with Registry.open(db) as reg:
         assert reg.list_hosts() == []
 

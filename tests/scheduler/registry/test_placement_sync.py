@@ -375,18 +375,26 @@ def test_cli_commands_sync_placement(registry_db: str, placement_db: str, placem
     assert r.exit_code == 0 and "1 host(s) checked, 0 changed in placement" in r.output
 
 
+def test_cli_placement_that_cannot_be_opened(registry_db: str) -> None:
+    # The placement commands' own message, the password starred out.
+    r = run(registry_db, "sync", "--placement-db", "nosuchdialect://root:secret@host/x")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: cannot open placement on database nosuchdialect://root:***@host/x: ")
+    assert "secret" not in r.stderr
+
+
 def test_cli_reports_a_failed_sync(registry_db: str, placement_db: str, placement: PlacementClient,
                                    reg: Registry) -> None:
     root = new_uuid()
     reg.register_host("c1", root)
     reg.create_aggregate("a1")
     r = run(registry_db, "aggregate", "add-host", "a1", "c1", "--placement-db", placement_db)
-    assert r.exit_code == 1
+    assert r.exit_code == 1 and r.stderr.startswith("error: host 'c1' was added to aggregate")
     assert f"resource provider {root} does not exist in placement" in r.output
     assert "allotment host sync c1" in r.output
     assert reg.get_host("c1").aggregates  # the registry change was made
     r = run(registry_db, "sync", "--placement-db", placement_db)
-    assert r.exit_code == 1 and "1 host(s) not synced: c1" in r.output
+    assert r.exit_code == 1 and "error: 1 host(s) not synced: c1" in r.stderr
     r = run(registry_db, "sync")
     assert r.exit_code == 2 and "--placement-url or --placement-db" in r.output
     r = run(registry_db, "disable", "c1", "--placement-db", placement_db, "--placement-url", "http://x")

@@ -141,7 +141,7 @@ def test_an_ambiguous_name_is_refused(db: str) -> None:
     (("g", "--policy", "affinity", "--max-server-per-host", "2"), "only allowed with --policy anti-affinity"),
     (("g", "--policy", "soft-anti-affinity", "--max-server-per-host", "2"), "only allowed with --policy anti"),
     (("g", "--policy", "anti-affinity", "--max-server-per-host", "0"), "0 is not in the range"),
-    (("g", "--policy", "anti-affinity", "-f", "yaml"), "'yaml' is not one of"),
+    (("g", "--policy", "anti-affinity", "-f", "xml"), "'xml' is not one of"),
 ])
 def test_usage_errors_exit_2_and_create_nothing(db: str, args: tuple[str, ...], message: str) -> None:
     r = run(db, "create", *args)

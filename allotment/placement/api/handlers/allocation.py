@@ -8,6 +8,7 @@ provider after; project and user required from 1.8; consumer generations from
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from allotment.placement.api.http import HTTPError, Request, Response, json_response
@@ -20,10 +21,11 @@ from allotment.placement.api.util import (
     json_body,
     latest,
     normalize_uuid,
+    not_found_answered,
     set_last_modified,
 )
 from allotment.placement.domain import allocations, providers
-from allotment.placement.domain.allocations import ConsumerAllocations, MissingClass
+from allotment.placement.domain.allocations import ConsumerAllocations, MissingClass, MissingProvider
 
 POLICY = "placement:allocations:%s"
 
@@ -70,9 +72,25 @@ def consumer_request(req: Request, uuid: str, data: dict[str, Any]) -> ConsumerA
     )
 
 
-def _defaults(req: Request) -> tuple[str, str]:
+def consumer_defaults(req: Request) -> tuple[str, str]:
+    """The project and user of consumers written without them (before 1.8)."""
     conf = req.app.config
     return conf.incomplete_consumer_project_id, conf.incomplete_consumer_user_id
+
+
+def write_claims(req: Request, requests: list[ConsumerAllocations], op: Callable[[Any], None]) -> None:
+    """Run ``op`` in one write transaction.
+
+    A write naming a provider that does not exist is refused, but the consumers
+    it named that did not exist are kept, at generation 0: upstream creates them
+    before it looks the providers up and does not remove them on that error, so
+    the next write for them must name generation 0.
+    """
+    try:
+        req.app.store.write(op)
+    except MissingProvider:
+        req.app.store.write(lambda conn: allocations.create_new_consumers(conn, requests, consumer_defaults(req)))
+        raise
 
 
 @handler(require_json=True)
@@ -85,7 +103,9 @@ def set_allocations_for_consumer(req: Request) -> Response:
     data = json_body(req, _put_schema(req))
     request = consumer_request(req, uuid, data)
     try:
-        req.app.store.write(lambda conn: allocations.replace_allocations(conn, [request], _defaults(req)))
+        write_claims(
+            req, [request], lambda conn: allocations.replace_allocations(conn, [request], consumer_defaults(req))
+        )
     except MissingClass as exc:
         raise HTTPError(400, f"Unable to allocate inventory for consumer {uuid}: {exc.message}") from None
     return empty()
@@ -100,7 +120,7 @@ def set_allocations(req: Request) -> Response:
             raise HTTPError(400, f"Malformed consumer_uuid: {uuid}")
     requests = [consumer_request(req, canonical_uuid(uuid), body) for uuid, body in data.items()]
     try:
-        req.app.store.write(lambda conn: allocations.replace_allocations(conn, requests, _defaults(req)))
+        write_claims(req, requests, lambda conn: allocations.replace_allocations(conn, requests, consumer_defaults(req)))
     except MissingClass as exc:
         raise HTTPError(400, f"Unable to allocate inventory {exc.message}") from None
     return empty()
@@ -131,7 +151,7 @@ def list_for_consumer(req: Request) -> Response:
 def list_for_resource_provider(req: Request) -> Response:
     req.context.can("placement:resource_providers:allocations:list")
     uuid = req.params["uuid"]
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         provider = providers.get_provider(conn, uuid, prefix=f"Resource provider '{uuid}' not found: ")
         rows = allocations.for_provider(conn, provider.id)
     by_consumer: dict[str, dict[str, Any]] = defaultdict(lambda: {"resources": {}})
@@ -148,5 +168,6 @@ def list_for_resource_provider(req: Request) -> Response:
 def delete_allocations(req: Request) -> Response:
     req.context.can(POLICY % "delete")
     uuid = req.params["consumer_uuid"]
-    req.app.store.write(lambda conn: allocations.delete_consumer_allocations(conn, uuid))
+    with not_found_answered():
+        req.app.store.write(lambda conn: allocations.delete_consumer_allocations(conn, uuid))
     return empty()

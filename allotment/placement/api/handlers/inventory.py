@@ -9,7 +9,7 @@ from allotment.placement import errors
 from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.handlers.resource_provider import provider_url
 from allotment.placement.api.schemas import inventory as schema
-from allotment.placement.api.util import empty, handler, json_body, latest, set_last_modified
+from allotment.placement.api.util import empty, handler, json_body, latest, not_found_answered, set_last_modified
 from allotment.placement.domain import inventories, providers
 from allotment.placement.domain.exceptions import Conflict
 from allotment.placement.domain.inventories import DEFAULTS, Inventory
@@ -39,7 +39,9 @@ def _all(req: Request, provider: Provider, invs: list[Inventory]) -> Response:
         "resource_provider_generation": provider.generation,
         "inventories": {i.resource_class: i.as_dict() for i in invs},
     }
-    return set_last_modified(req, json_response(body), latest(*(latest(i.updated_at, i.created_at) for i in invs)))
+    # No inventory, no last-modified: upstream takes the newest inventory's time and has none to take.
+    when = latest(*(latest(i.updated_at, i.created_at) for i in invs))
+    return set_last_modified(req, json_response(body), when, now_when_unknown=False)
 
 
 def _check_generation(provider: Provider, data: dict[str, Any]) -> None:
@@ -54,7 +56,7 @@ def _provider_or_404(conn: Any, uuid: str) -> Provider:
 @handler(accept_json=True)
 def get_inventories(req: Request) -> Response:
     req.context.can(POLICY % "list")
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         provider = _provider_or_404(conn, req.params["uuid"])
         invs = inventories.list_inventories(conn, provider)
     return _all(req, provider, invs)
@@ -64,7 +66,7 @@ def get_inventories(req: Request) -> Response:
 def get_inventory(req: Request) -> Response:
     req.context.can(POLICY % "show")
     rc = req.params["resource_class"]
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         provider = _provider_or_404(conn, req.params["uuid"])
         found = [i for i in inventories.list_inventories(conn, provider) if i.resource_class == rc]
     if not found:
@@ -159,5 +161,6 @@ def delete_inventory(req: Request) -> Response:
     rc = req.params["resource_class"]
     with req.app.store.read() as conn:
         provider = providers.get_provider(conn, req.params["uuid"])
-    req.app.store.write(lambda conn: _on_copy(provider, inventories.delete_inventory, conn, rc))
+    with not_found_answered():
+        req.app.store.write(lambda conn: _on_copy(provider, inventories.delete_inventory, conn, rc))
     return empty()

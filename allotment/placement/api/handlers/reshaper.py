@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.placement.api.handlers.allocation import consumer_request
+from allotment.placement.api.handlers.allocation import consumer_defaults, consumer_request, write_claims
 from allotment.placement.api.handlers.inventory import inventory_from_body
 from allotment.placement.api.http import HTTPError, Request, Response
 from allotment.placement.api.schemas import reshaper as schema
@@ -32,13 +32,14 @@ def reshape(req: Request) -> Response:
         check_capacity(stub, invs, reserved_can_be_total=version.matches((1, 26)), action="update")
         new_inventories[uuid] = (body["resource_provider_generation"], invs)
     requests = [consumer_request(req, uuid, body) for uuid, body in data["allocations"].items()]
-    conf = req.app.config
-    defaults = (conf.incomplete_consumer_project_id, conf.incomplete_consumer_user_id)
+    below = not req.app.config.refuse_inventory_below_usage
     try:
-        req.app.store.write(
+        write_claims(
+            req,
+            requests,
             lambda conn: reshaper.reshape(
-                conn, new_inventories, requests, defaults, allow_below_usage=not conf.refuse_inventory_below_usage
-            )
+                conn, new_inventories, requests, consumer_defaults(req), allow_below_usage=below
+            ),
         )
     except MissingClass as exc:
         raise HTTPError(400, f"malformed reshaper data: {exc.message}") from None

@@ -19,6 +19,7 @@ from allotment.placement.api.util import (
     json_body,
     latest,
     normalize_uuid,
+    not_found_answered,
     set_last_modified,
     validate_query,
 )
@@ -140,5 +141,6 @@ def update_resource_provider(req: Request) -> Response:
 @handler()
 def delete_resource_provider(req: Request) -> Response:
     req.context.can(POLICY % "delete")
-    req.app.store.write(lambda conn: providers.delete_provider(conn, req.params["uuid"]))
+    with not_found_answered():
+        req.app.store.write(lambda conn: providers.delete_provider(conn, req.params["uuid"]))
     return empty()

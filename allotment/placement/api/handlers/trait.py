@@ -12,6 +12,7 @@ from allotment.placement.api.util import (
     handler,
     json_body,
     latest,
+    not_found_answered,
     schema_error,
     set_last_modified,
     validate_query,
@@ -51,7 +52,7 @@ def put_trait(req: Request) -> Response:
 @handler(min_version="1.6")
 def get_trait(req: Request) -> Response:
     req.context.can(POLICY % "show")
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         row = names.get_trait(conn, req.params["name"])
     return set_last_modified(req, empty(), row.created_at)
 
@@ -59,7 +60,8 @@ def get_trait(req: Request) -> Response:
 @handler(min_version="1.6")
 def delete_trait(req: Request) -> Response:
     req.context.can(POLICY % "delete")
-    req.app.store.write(lambda conn: names.delete_trait(conn, req.params["name"]))
+    with not_found_answered():
+        req.app.store.write(lambda conn: names.delete_trait(conn, req.params["name"]))
     return empty()
 
 
@@ -95,7 +97,8 @@ def list_traits_for_resource_provider(req: Request) -> Response:
     req.context.can(RP_POLICY % "list")
     uuid = req.params["uuid"]
     with req.app.store.read() as conn:
-        provider = providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found: ")
+        with not_found_answered():
+            provider = providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found: ")
         rows = provider_traits.get_traits(conn, provider)
     return _names_response(req, rows, {"resource_provider_generation": provider.generation})
 

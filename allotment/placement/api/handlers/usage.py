@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from allotment.placement.api.http import Request, Response, json_response
 from allotment.placement.api.schemas import usage as schema
-from allotment.placement.api.util import handler, set_last_modified, validate_query
+from allotment.placement.api.util import handler, not_found_answered, set_last_modified, validate_query
 from allotment.placement.domain import providers, usages
 
 
@@ -12,7 +12,7 @@ from allotment.placement.domain import providers, usages
 def list_usages(req: Request) -> Response:
     req.context.can("placement:resource_providers:usages")
     uuid = req.params["uuid"]
-    with req.app.store.read() as conn:
+    with req.app.store.read() as conn, not_found_answered():
         provider = providers.get_provider(conn, uuid, prefix=f"No resource provider with uuid {uuid} found: ")
         used = usages.provider_usages(conn, provider)
     body = {"resource_provider_generation": provider.generation, "usages": used}
