@@ -142,3 +142,52 @@ def test_listing_providers_is_empty_before_later_filters_are_checked(api: httpx.
     resp = api.get("/resource_providers?required=CUSTOM_B,CUSTOM_A")
     assert resp.status_code == 400
     assert _detail(resp).endswith('Invalid trait(s) in "required" parameter: No such trait(s): CUSTOM_A.  ')
+
+
+def _inventory(api: httpx.Client, rp: str, invs: dict[str, dict[str, int]]) -> None:
+    gen = _gen(api, rp)
+    resp = api.put(
+        f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": gen}
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_several_consumers_are_checked_in_request_order_against_what_was_asked_so_far(api: httpx.Client) -> None:
+    """Upstream reports the first allocation, in request order, that the amounts asked so far exceed."""
+    a, b = _provider(api, "a"), _provider(api, "b")
+    _inventory(api, a, {"VCPU": {"total": 4}})
+    _inventory(api, b, {"MEMORY_MB": {"total": 1024}})
+    c1, c2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    owner = {"project_id": "p", "user_id": "u", "consumer_generation": None}
+    body = {
+        c1: {"allocations": {a: {"resources": {"VCPU": 1}}}, **owner},
+        c2: {"allocations": {b: {"resources": {"MEMORY_MB": 1025}}, a: {"resources": {"VCPU": 4}}}, **owner},
+    }
+    resp = api.post("/allocations", json=body, headers={"openstack-api-version": "placement 1.28"})
+    assert resp.status_code == 409, resp.text
+    assert f"Unable to create allocation for 'MEMORY_MB' on resource provider '{b}'. The requested amount" in _detail(
+        resp
+    )
+
+
+def test_emptied_consumers_allocations_take_part_in_the_inventory_check(api: httpx.Client) -> None:
+    """Upstream deletes a consumer's allocations by writing them at amount 0: their classes
+    are among those named when a provider has no inventory of any of them."""
+    a, bare = _provider(api, "a"), _provider(api, "bare")
+    _inventory(api, a, {"DISK_GB": {"total": 10}})
+    c1, c2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    v = {"openstack-api-version": "placement 1.28"}
+    owner = {"project_id": "p", "user_id": "u"}
+    resp = api.put(
+        f"/allocations/{c1}",
+        json={"allocations": {a: {"resources": {"DISK_GB": 1}}}, **owner, "consumer_generation": None},
+        headers=v,
+    )
+    assert resp.status_code == 204, resp.text
+    body = {
+        c2: {"allocations": {bare: {"resources": {"VCPU": 1}}}, **owner, "consumer_generation": None},
+        c1: {"allocations": {}, **owner, "consumer_generation": 1},
+    }
+    resp = api.post("/allocations", json=body, headers=v)
+    assert resp.status_code == 409, resp.text
+    assert f"Inventory for 'VCPU, DISK_GB' on resource provider '{bare}' invalid." in _detail(resp)
