@@ -84,7 +84,11 @@ def test_set_inventories_key_that_is_no_class_name(api: httpx.Client) -> None:
     assert f"Unknown resource class in inventory for resource provider {rp}: No such resource class bad!." in _detail(
         resp
     )
-    # The record under such a key is still validated (upstream answers 500 for a wrong type there).
+    # The record under such a key is validated after the generation check (upstream
+    # answers 500 for a wrong type there).
+    invs = {"bad!": {"total": 1, "step_size": 0}}
+    resp = api.put(f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": 7})
+    assert resp.status_code == 409
     invs = {"bad!": {"total": "x"}}
     resp = api.put(
         f"/resource_providers/{rp}/inventories", json={"inventories": invs, "resource_provider_generation": 0}

@@ -36,8 +36,8 @@ PUT_INVENTORIES = {
     "type": "object",
     "properties": {
         "resource_provider_generation": {"type": "integer"},
-        # A key that is no class name is no schema error (upstream: "Unknown resource class",
-        # after the generation check), but its record is validated all the same.
+        # A key that is no class name is no schema error (upstream: "Unknown resource class"),
+        # but its record is validated all the same.
         "inventories": {
             "type": "object",
             "patternProperties": {RC_PATTERN: INVENTORY_RECORD},
@@ -47,3 +47,8 @@ PUT_INVENTORIES = {
     "required": ["resource_provider_generation", "inventories"],
     "additionalProperties": False,
 }
+
+# For PUT /inventories: records under keys that are no class name are left to the handler,
+# which checks them after the generation, as upstream reaches them only then.
+PUT_INVENTORIES_KEYS_UNCHECKED = deepcopy(PUT_INVENTORIES)
+PUT_INVENTORIES_KEYS_UNCHECKED["properties"]["inventories"]["additionalProperties"] = True  # type: ignore[index]
