@@ -191,7 +191,11 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
             errors.DUPLICATE_NAME,
         ) from None
     if parent is None:
-        conn.execute(providers.update().where(providers.c.id == new_id).values(root_provider_id=new_id))
+        # A root's updated_at is set at once, as upstream's second write (of the root id) sets it;
+        # it shows as the Last-Modified of the provider's first update.
+        conn.execute(
+            providers.update().where(providers.c.id == new_id).values(root_provider_id=new_id, updated_at=stamp)
+        )
     changes.touch(conn, [new_id])
     return Provider(
         id=new_id,
@@ -203,7 +207,7 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
         root_provider_id=parent.root_provider_id if parent else new_id,
         parent_provider_id=parent.id if parent else None,
         created_at=stamp,
-        updated_at=None,
+        updated_at=None if parent else stamp,
     )
 
 

@@ -195,3 +195,17 @@ def test_emptied_consumers_allocations_take_part_in_the_inventory_check(api: htt
     resp = api.post("/allocations", json=body, headers=v)
     assert resp.status_code == 409, resp.text
     assert f"Inventory for 'VCPU, DISK_GB' on resource provider '{bare}' invalid." in _detail(resp)
+
+
+def test_update_provider_last_modified_is_the_time_of_the_previous_change(api: httpx.Client) -> None:
+    """Upstream sends updated_at as read before the update; a root has one from its creation
+    (the root id is written in a second step), a child only after a change."""
+    root = _provider(api, "root")
+    assert api.put(f"/resource_providers/{root}", json={"name": "r"}).headers["last-modified"].endswith("GMT")
+    child = _provider(api, "child", parent_provider_uuid=root)
+    first = api.put(f"/resource_providers/{child}", json={"name": "b", "parent_provider_uuid": root})
+    assert first.status_code == 200
+    assert "last-modified" not in first.headers
+    assert first.headers["cache-control"] == "no-cache"
+    second = api.put(f"/resource_providers/{child}", json={"name": "c", "parent_provider_uuid": root})
+    assert second.headers["last-modified"].endswith("GMT")
