@@ -192,8 +192,8 @@ def replace_allocations(
                 raise MissingProvider(f"Allocation for resource provider '{rp}' that does not exist.")
     wanted_classes = {rc for req in requests for res in req.allocations.values() for rc in res}
     class_ids = names.class_ids(conn, wanted_classes)
-    for rc in sorted(wanted_classes):
-        if rc not in class_ids:
+    for rc in dict.fromkeys(rc for req in requests for res in req.allocations.values() for rc in res):
+        if rc not in class_ids:  # the first unknown one in request order, as upstream
             raise MissingClass(f"No such resource class {rc}.")
 
     provider_ids = [r.id for r in rows]

@@ -140,12 +140,13 @@ def bump_generation(conn: Connection, provider: Provider, message: str | None = 
 
 
 def _duplicate_message(conn: Connection, uuid: str, name: str) -> str:
-    dup = []
+    """The duplicate column, as upstream names it: the first unique constraint its insert
+    breaks (the uuid's, then the name's), only one even when both are taken."""
     if conn.execute(sa.select(providers.c.id).where(providers.c.uuid == uuid)).first():
-        dup.append(f"uuid: {uuid}")
+        return f"uuid: {uuid}"
     if conn.execute(sa.select(providers.c.id).where(providers.c.name == name)).first():
-        dup.append(f"name: {name}")
-    return ", ".join(dup)
+        return f"name: {name}"
+    return ""
 
 
 def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | None = None) -> Provider:

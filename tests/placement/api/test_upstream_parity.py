@@ -209,3 +209,24 @@ def test_update_provider_last_modified_is_the_time_of_the_previous_change(api: h
     assert first.headers["cache-control"] == "no-cache"
     second = api.put(f"/resource_providers/{child}", json={"name": "c", "parent_provider_uuid": root})
     assert second.headers["last-modified"].endswith("GMT")
+
+
+def test_duplicate_uuid_and_name_names_the_uuid_only(api: httpx.Client) -> None:
+    uuid = "44444444-4444-4444-8444-444444444444"
+    _provider(api, "taken", uuid=uuid)
+    resp = api.post("/resource_providers", json={"name": "taken", "uuid": uuid})
+    assert resp.status_code == 409
+    assert _detail(resp).endswith(f"Conflicting resource provider uuid: {uuid} already exists.  ")
+
+
+def test_first_unknown_class_in_request_order_is_named(api: httpx.Client) -> None:
+    a = _provider(api, "a")
+    c1, c2 = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    owner = {"project_id": "p", "user_id": "u", "consumer_generation": None}
+    body = {
+        c1: {"allocations": {a: {"resources": {"CUSTOM_SILVER": 1}}}, **owner},
+        c2: {"allocations": {a: {"resources": {"CUSTOM_GOLD": 1}}}, **owner},
+    }
+    resp = api.post("/allocations", json=body, headers={"openstack-api-version": "placement 1.28"})
+    assert resp.status_code == 400
+    assert _detail(resp).endswith("Unable to allocate inventory No such resource class CUSTOM_SILVER.  ")
