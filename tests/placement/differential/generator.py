@@ -163,7 +163,8 @@ class Generator:
         return self.pick(["1.40", "2.0", "0.9", "1.x", "latest2", "1.05"])
 
     def provider(self) -> str | None:
-        return self.pick(sorted(self.model.providers))
+        # Insertion order, not sorted: a server-generated uuid would make the pick random.
+        return self.pick(list(self.model.providers))
 
     def provider_or_bogus(self) -> str:
         r = self.rng.random()
@@ -334,7 +335,7 @@ class Generator:
     def delete_provider(self) -> Call:
         # Prefer leaves without allocations, so trees shrink as well as grow.
         leaves = [u for u in self.model.providers if not self.model.children(u) and not self.model.usage(u)]
-        rp = self.pick(sorted(leaves)) if leaves and self.chance(0.7) else self.provider_or_bogus()
+        rp = self.pick(leaves) if leaves and self.chance(0.7) else self.provider_or_bogus()
         call = Call("delete_provider", "DELETE", f"/resource_providers/{rp}", version=self.version())
         call.providers.add(rp)
         return self.roles(call)
@@ -385,7 +386,7 @@ class Generator:
         p = self.model.providers.get(rp)
         invs: dict[str, Any] = {}
         if p and self.chance(0.5):
-            for rc, rec in p.inventories.items():  # keep most of what is there (no-op writes too)
+            for rc, rec in sorted(p.inventories.items()):  # keep most of what is there (no-op writes too)
                 if self.chance(0.8):
                     invs[rc] = {k: v for k, v in rec.items()} if self.chance(0.6) else self.inventory_record(rp, rc)
         for _ in range(self.rng.randint(0 if invs else 1, 3)):
@@ -433,7 +434,8 @@ class Generator:
         if r < 0.3:
             query.append(("name", "startswith:" + self.pick(["CUSTOM_", "HW_", "STORAGE_DISK", "X"])))
         elif r < 0.6:
-            query.append(("name", "in:" + ",".join({self.trait() for _ in range(self.rng.randint(1, 3))})))
+            names = dict.fromkeys(self.trait() for _ in range(self.rng.randint(1, 3)))
+            query.append(("name", "in:" + ",".join(names)))
         elif r < 0.65:
             query.append(("name", self.pick(["bogus", "in:", "startswith:"])))
         if self.chance(0.4):
@@ -547,7 +549,7 @@ class Generator:
         return out
 
     def allocation_target(self) -> dict[str, dict[str, Any]]:
-        with_inv = sorted(u for u, p in self.model.providers.items() if p.inventories)
+        with_inv = [u for u, p in self.model.providers.items() if p.inventories]
         rps = self.rng.sample(with_inv, min(len(with_inv), self.rng.randint(1, 2))) if with_inv else []
         if not rps or self.chance(0.05):
             rps = [self.provider_or_bogus()]
@@ -662,7 +664,7 @@ class Generator:
     def reshape(self) -> Call:
         """Move one class's inventory and allocations from a provider to its child (or a no-op)."""
         version = self.version(30)
-        parents = sorted(u for u, p in self.model.providers.items() if p.inventories and self.model.children(u))
+        parents = [u for u, p in self.model.providers.items() if p.inventories and self.model.children(u)]
         invs: dict[str, Any] = {}
         allocs: dict[str, Any] = {}
         involved: set[str] = set()
@@ -671,18 +673,18 @@ class Generator:
             dst = str(self.pick(self.model.children(src)))
             rc = str(self.pick(sorted(self.model.providers[src].inventories)))
             s, d = self.model.providers[src], self.model.providers[dst]
-            src_inv = {k: dict(v) for k, v in s.inventories.items() if k != rc or self.chance(0.1)}
-            dst_inv = {k: dict(v) for k, v in d.inventories.items()}
+            src_inv = {k: dict(v) for k, v in sorted(s.inventories.items()) if k != rc or self.chance(0.1)}
+            dst_inv = {k: dict(v) for k, v in sorted(d.inventories.items())}
             dst_inv[rc] = dict(s.inventories[rc])
             invs = {
                 src: {"inventories": src_inv, "resource_provider_generation": self.generation(src)},
                 dst: {"inventories": dst_inv, "resource_provider_generation": self.generation(dst)},
             }
             involved = {src, dst}
-            for c in self.model.consumers.values():
+            for c in sorted(self.model.consumers.values(), key=lambda c: c.uuid):
                 if not any(rp in (src, dst) for rp in c.allocations):
                     continue
-                moved: dict[str, dict[str, int]] = {rp: dict(res) for rp, res in c.allocations.items()}
+                moved: dict[str, dict[str, int]] = {rp: dict(res) for rp, res in sorted(c.allocations.items())}
                 if rc in moved.get(src, {}):
                     moved.setdefault(dst, {})
                     moved[dst][rc] = moved[dst].get(rc, 0) + moved[src].pop(rc)

@@ -136,7 +136,7 @@ class Model:
 
     def refresh(self, client: httpx.Client, providers: set[str], consumers: set[str]) -> None:
         touched = set(providers)
-        for c in consumers:
+        for c in sorted(consumers):
             touched |= self.refresh_consumer(client, c)
-        for rp in touched:
+        for rp in sorted(touched):
             self.refresh_provider(client, rp)

@@ -120,6 +120,7 @@ def run_seed(seed: int, requests: int, upstream_url: str, allotment_url: str) ->
             tainted.update(UUID_RE.findall(path))
 
         model.observer = check_state
+        known: set[str] = set()  # every uuid a request named
         for index in range(requests):
             call = gen.next()
             current[:] = [(index, call)]
@@ -132,7 +133,9 @@ def run_seed(seed: int, requests: int, upstream_url: str, allotment_url: str) ->
                     pairs.add(u, a)
                 if u:
                     call.providers.add(u)
-            up, al = normalise(up_resp, call), normalise(al_resp, call, pairs)
+            known.update(UUID_RE.findall(call.url() + (call.content() or b"").decode("utf-8", "replace")))
+            named = known | pairs.known()
+            up, al = normalise(up_resp, call, known=named), normalise(al_resp, call, pairs, named)
             reconcile(up, al, call)
             aspects = compare(up, al)
             if aspects:
