@@ -285,20 +285,27 @@ def update_provider(
             raise Conflict(f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME)
         values["name"] = name
         provider.name = name
+    # updated_at changes on the rows that change, as upstream's ORM writes only those: the
+    # subtree rows whose root moves, and this row unless the update changes nothing.
+    stamp = now()
     if new_root is not None:
         subtree = _subtree_ids(conn, provider)
         conn.execute(
-            providers.update().where(providers.c.id.in_(subtree)).values(root_provider_id=new_root[0])
+            providers.update()
+            .where(providers.c.id.in_(subtree), providers.c.root_provider_id != new_root[0])
+            .values(root_provider_id=new_root[0], updated_at=stamp)
         )
         provider.root_provider_id, provider.root_provider_uuid = new_root
         changes.touch(conn, subtree)
-    stamp = now()
-    values["updated_at"] = stamp
-    try:
-        conn.execute(providers.update().where(providers.c.id == provider.id).values(**values))
-    except IntegrityError:
-        raise Conflict(f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME) from None
-    provider.updated_at = stamp
+    if values:
+        values["updated_at"] = stamp
+        try:
+            conn.execute(providers.update().where(providers.c.id == provider.id).values(**values))
+        except IntegrityError:
+            raise Conflict(
+                f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME
+            ) from None
+        provider.updated_at = stamp
     return provider
 
 

@@ -230,3 +230,16 @@ def test_first_unknown_class_in_request_order_is_named(api: httpx.Client) -> Non
     resp = api.post("/allocations", json=body, headers={"openstack-api-version": "placement 1.28"})
     assert resp.status_code == 400
     assert _detail(resp).endswith("Unable to allocate inventory No such resource class CUSTOM_SILVER.  ")
+
+
+def test_updated_at_moves_only_on_rows_that_change(api: httpx.Client) -> None:
+    """Seen through the Last-Modified of a child's first update: a no-op update leaves its
+    updated_at unset; its root moving (an ancestor un-parented) sets it."""
+    root = _provider(api, "root")
+    mid = _provider(api, "mid", parent_provider_uuid=root)
+    leaf = _provider(api, "leaf", parent_provider_uuid=mid)
+    same = {"name": "leaf", "parent_provider_uuid": mid}
+    assert api.put(f"/resource_providers/{leaf}", json=same).status_code == 200
+    assert "last-modified" not in api.put(f"/resource_providers/{leaf}", json=same).headers
+    assert api.put(f"/resource_providers/{mid}", json={"name": "mid", "parent_provider_uuid": None}).status_code == 200
+    assert api.put(f"/resource_providers/{leaf}", json=same).headers["last-modified"].endswith("GMT")
