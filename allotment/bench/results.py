@@ -102,7 +102,7 @@ def summarize_runs(runs: Sequence[dict[str, Any]], specs: dict[str, dict[str, di
     return summary
 
 
-def compute_ratios(summaries: dict[str, dict[str, Any]], specs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
+def compute_ratios(summaries: dict[str, dict[str, Any] | None], specs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """allotment vs upstream per figure that has a direction; > 1 always means allotment did better."""
     a, u = summaries.get("allotment") or {}, summaries.get("upstream") or {}
     out: dict[str, dict[str, Any]] = {}
@@ -316,9 +316,10 @@ def rich_tables(doc: dict[str, Any]) -> list[Any]:
             out.append(table)
         entry = doc["ratios"].get(group, {}).get(key)
         assert table is not None
-        cells = [fmt(values.get(n), spec["unit"]) for n in names]
+        texts = [fmt(values.get(n), spec["unit"]) for n in names]
+        cells: list[str | Text] = list(texts)
         if key == "non_2xx":
-            cells = [Text(c, style="bold red") if c not in ("0", "—") else c for c in cells]
+            cells = [Text(c, style="bold red") if c not in ("0", "—") else c for c in texts]
         ratio_cell = "" if spec["better"] is None else fmt_ratio(entry)
         table.add_row(_label(key, spec, p), spec["unit"], *cells, ratio_cell)
     if doc["ratios"]:

@@ -19,7 +19,7 @@ from allotment.bench.workloads import Context, Params, Workload, for_target
 
 __all__ = ["SERVERS", "Target", "git_revision", "run_benchmark", "run_once"]
 
-SERVERS = {"allotment": allotment_server, "upstream": upstream_server}
+SERVERS: dict[str, Callable[..., contextlib.AbstractContextManager[RunningServer]]] = {"allotment": allotment_server, "upstream": upstream_server}
 LOG_TAIL = 6000
 
 

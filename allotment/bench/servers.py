@@ -31,6 +31,7 @@ __all__ = [
     "ensure_upstream_venv",
     "free_port",
     "repo_root",
+    "scheduler_server",
     "upstream_server",
 ]
 
@@ -111,6 +112,21 @@ def _stop(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
 
 
 @contextlib.contextmanager
+def _served(args: list[str], work: Path, port: int, name: str, env: dict[str, str] | None,
+            ready_timeout: float) -> Iterator[RunningServer]:
+    log = work / "server.log"
+    with log.open("wb") as logf:
+        proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=work,
+                                env={**os.environ, **(env or {})})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, proc, ready_timeout, log)
+            yield RunningServer(url=url, process=proc, name=name, workdir=work)
+        finally:
+            _stop(proc)
+
+
+@contextlib.contextmanager
 def allotment_server(
     db_url: str | None = None,
     *,
@@ -119,12 +135,13 @@ def allotment_server(
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
+    port: int | None = None,
 ) -> Iterator[RunningServer]:
-    """Run ``allotment serve`` on a free port; a fresh SQLite file unless ``db_url`` is given."""
+    """Run ``allotment serve`` on ``port`` (default: a free one); a fresh SQLite file unless ``db_url`` is given."""
     with tempfile.TemporaryDirectory(prefix="allotment-srv-") as tmp:
         work = Path(tmp)
         url_db = db_url or f"sqlite:///{work / 'allotment.sqlite'}"
-        port = free_port()
+        port = port or free_port()
         args = [sys.executable, "-m", "allotment", "serve", "--db", url_db, "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(workers)]
         if config_text is not None:
@@ -132,16 +149,36 @@ def allotment_server(
             conf.write_text(config_text)
             args += ["--config", str(conf)]
         args += list(extra_args)
-        log = work / "server.log"
-        with log.open("wb") as logf:
-            proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, cwd=work,
-                                    env={**os.environ, **(env or {})})
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_ready(url, proc, ready_timeout, log)
-                yield RunningServer(url=url, process=proc, name="allotment", workdir=work)
-            finally:
-                _stop(proc)
+        with _served(args, work, port, "allotment", env, ready_timeout) as server:
+            yield server
+
+
+@contextlib.contextmanager
+def scheduler_server(
+    db_url: str | None = None,
+    *,
+    placement_db: str | None = None,
+    workers: int = 1,
+    config_text: str | None = None,
+    extra_args: Sequence[str] = (),
+    ready_timeout: float = 60.0,
+) -> Iterator[RunningServer]:
+    """Run ``allotment scheduler serve`` on a free port, over placement in-process on ``placement_db``
+    (default: the registry's database, a fresh SQLite file unless ``db_url`` is given)."""
+    with tempfile.TemporaryDirectory(prefix="allotment-sched-") as tmp:
+        work = Path(tmp)
+        url_db = db_url or f"sqlite:///{work / 'allotment.sqlite'}"
+        port = free_port()
+        args = [sys.executable, "-m", "allotment", "scheduler", "serve", "--db", url_db,
+                "--placement-db", placement_db or url_db, "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers)]
+        if config_text is not None:
+            conf = work / "scheduler.toml"
+            conf.write_text(config_text)
+            args += ["--config", str(conf)]
+        args += list(extra_args)
+        with _served(args, work, port, "allotment-scheduler", None, ready_timeout) as server:
+            yield server
 
 
 def _gunicorn_no_control(venv: Path) -> list[str]:

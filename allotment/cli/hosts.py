@@ -23,10 +23,10 @@ from allotment.cli.errors import CommandError, ReportingGroup, coded, is_transpo
 from allotment.cli.output import Output, output_options
 from allotment.cli.session import DEFAULT_URL, Session
 from allotment.scheduler.api.serialize import aggregate_json, group_json, host_json
-from allotment.scheduler.registry.client import RegistryClient, connect, direct
-from allotment.scheduler.registry.errors import Conflict, NotFound, RegistryError
+from allotment.scheduler.client import SchedulerClient, connect, direct
+from allotment.scheduler.errors import Conflict, NotFound, PlacementSyncError, SchedulerError
 from allotment.scheduler.registry.models import GROUP_POLICIES, Aggregate, Group, Host
-from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync, PlacementSyncError
+from allotment.scheduler.registry.placement_sync import HostSync, PlacementSync
 
 __all__ = ["host"]
 
@@ -45,10 +45,10 @@ class _Session:
     def __init__(self, url: str | None, db: str | None) -> None:
         self.url, self.db = url, db
         self._stack = contextlib.ExitStack()
-        self._client: RegistryClient | None = None
+        self._client: SchedulerClient | None = None
 
     @property
-    def client(self) -> RegistryClient:
+    def client(self) -> SchedulerClient:
         if self._client is None:
             if self.url:
                 self._client = self._stack.enter_context(connect(self.url))
@@ -78,7 +78,7 @@ class _HostGroup(ReportingGroup):
     """Registry errors print as ``error: <detail> (<code>)`` with exit status 1, as placement's do."""
 
     def failure(self, ctx: click.Context, exc: Exception) -> CommandError | None:
-        if isinstance(exc, RegistryError):
+        if isinstance(exc, SchedulerError):  # code from the table in allotment.scheduler.errors
             return coded(exc.detail, exc.code)
         if is_transport_error(exc):
             session = ctx.find_object(_Session)
@@ -320,7 +320,7 @@ def aggregate() -> None:
     """
 
 
-def _resolve(client: RegistryClient, ref: str) -> Aggregate:
+def _resolve(client: SchedulerClient, ref: str) -> Aggregate:
     """An aggregate by uuid or by name."""
     try:
         uuidlib.UUID(ref)
@@ -446,7 +446,7 @@ def server_group() -> None:
     """Server groups: affinity and anti-affinity of instances (``allotment schedule --group UUID``)."""
 
 
-def _resolve_group(client: RegistryClient, ref: str) -> Group:
+def _resolve_group(client: SchedulerClient, ref: str) -> Group:
     """A server group by uuid or by name (names need not be unique: an ambiguous name is refused)."""
     try:
         uuidlib.UUID(ref)

@@ -15,26 +15,26 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import logging
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
 import httpx
 
+from allotment.cli.door import door_options, door_settings
 from allotment.cli.errors import coded, unreachable
 from allotment.cli.output import Output, output_options
 from allotment.cli.session import DEFAULT_URL, CommandError, Session, placement_failure
-from allotment.client import PlacementError, connect, direct
-from allotment.scheduler.api.app import create_app
-from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
-from allotment.scheduler.filters.errors import FilterError
-from allotment.scheduler.manager import ConsumerInUse, NoValidHost, Scheduler
-from allotment.scheduler.plugins import load_filters, load_weighers
-from allotment.scheduler.registry import Registry, RegistryError
-from allotment.scheduler.registry import client as registry_client
+from allotment.client import PlacementError
+from allotment.infra.launcher import ServeOptions, serve_wsgi
+from allotment.infra.logs import configure_logging
+from allotment.scheduler import factory
+from allotment.scheduler.client import connect as connect_scheduler
+from allotment.scheduler.config import SchedulerConfig
+from allotment.scheduler.errors import SchedulerError, kind_of
+from allotment.scheduler.registry import Registry
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.spec import Flavor, Image, InvalidRequestSpec, RequestSpec
 
 __all__ = ["schedule", "scheduler"]
@@ -42,7 +42,6 @@ __all__ = ["schedule", "scheduler"]
 DEFAULT_REGISTRY_DB = SchedulerConfig.db_url
 SELECTION_FIELDS = ("instance", "host", "node", "provider", "alternates")
 STAGES = ("request_filters", "placement_query", "host_states", "filtering", "weighing", "claim", "total")
-_NO_VALID_HOST = str(NoValidHost(""))  # the start of the service's message, before the reason
 _SPEC_FLAGS = ("vcpus", "memory_mb", "root_gb", "ephemeral_gb", "swap", "flavor_name", "extra_specs",
                "image_properties", "image_id", "num_instances", "project_id", "user_id", "availability_zone", "hints",
                "group")
@@ -82,24 +81,22 @@ def _flag(ctx: click.Context, name: str) -> str:
     return next((o for o in param.opts if o.startswith("--")), param.opts[0])
 
 
-def _placement(ctx: click.Context, url: str | None, db: str | None,
-               config: SchedulerConfig) -> tuple[str | None, str | None]:
-    """(url, db) of placement: a flag beats the environment, which beats the config file; HTTP by default."""
+def _placement_flags(ctx: click.Context, url: str | None, db: str | None) -> tuple[str | None, str | None]:
+    """At most one of (url, db) of placement: a flag beats the environment."""
     if url and db:
         url_flag, db_flag = _given(ctx, "placement_url"), _given(ctx, "placement_db")
         if url_flag == db_flag:
             raise click.UsageError("give --placement-url or --placement-db, not both")
         url, db = (url, None) if url_flag else (None, db)
-    if not url and not db:
-        url, db = config.placement_url, config.placement_db
-        if url and db:
-            raise click.UsageError("the configuration sets both placement_url and placement_db; keep one")
-    return (url or (None if db else DEFAULT_URL)), db
+    return url, db
 
 
-def _load_config(config_file: str | None, db: str | None) -> SchedulerConfig:
+def _load_config(ctx: click.Context, config_file: str | None, db: str | None, placement_url: str | None,
+                 placement_db: str | None) -> SchedulerConfig:
+    """The scheduler's configuration: flags, then the environment, then the file; HTTP placement by default."""
+    url, pdb = _placement_flags(ctx, placement_url, placement_db)
     try:
-        return load_scheduler_config(config_file, db_url=db)
+        return factory.load_service_config(config_file, db_url=db, placement_url=url, placement_db=pdb)
     except (OSError, ValueError, TypeError) as exc:
         raise click.UsageError(f"configuration: {_first_line(exc)}") from exc
 
@@ -171,37 +168,31 @@ def _failures(service: str, where: str) -> Iterator[None]:
     """
     try:
         yield
-    except NoValidHost as exc:
-        raise coded(f"no valid host: {exc.reason}", "scheduler.no_valid_host") from None
-    except (InvalidRequestSpec, FilterError) as exc:
-        raise coded(f"invalid request: {exc}", "scheduler.invalid_request_spec") from None
-    except ConsumerInUse as exc:
-        raise coded(f"invalid request: {exc}", "scheduler.instance_in_use") from None
+    except SchedulerError as exc:
+        label = kind_of(type(exc)).label  # the one table of scheduler errors
+        raise coded(f"{label}: {exc.reason}" if label else exc.detail, exc.code) from None
     except PlacementError as exc:
         raise CommandError(f"placement: {placement_failure(exc)}") from None
-    except RegistryError as exc:
-        raise coded(exc.detail, exc.code) from None
     except httpx.TransportError as exc:
         raise unreachable(service, where, exc) from None
 
 
-def _open_registry(db: str, config: SchedulerConfig) -> Registry:
+def _open_registry(config: SchedulerConfig) -> Registry:
     try:
-        return Registry.open(db, service_down_time=config.service_down_time)
+        return factory.open_registry(config)
     except Exception as exc:  # any driver or URL error: the user needs the URL and the reason
-        raise CommandError(f"cannot open the registry database {_hide_password(db)}: {_first_line(exc)}") from None
+        raise CommandError(f"cannot open the registry database {_hide_password(config.db_url)}: "
+                           f"{_first_line(exc)}") from None
 
 
 def _hide_password(url: str) -> str:
     return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
-def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | None, str | None],
-                   config: SchedulerConfig) -> dict[str, Any]:
+def _schedule_here(spec: RequestSpec, alternates: bool, config: SchedulerConfig) -> dict[str, Any]:
     """Run the scheduler in this process; the result as ``ScheduleResult.to_dict()``."""
-    url, db = placement
-    session = Session(url=url or DEFAULT_URL, db=db)
-    registry = _open_registry(config.db_url, config)
+    session = Session(url=config.placement_url or DEFAULT_URL, db=config.placement_db)
+    registry = _open_registry(config)
     try:
         with _failures("placement", session.target):
             return Scheduler(session.client, registry, config).select_destinations(
@@ -213,16 +204,9 @@ def _schedule_here(spec: RequestSpec, alternates: bool, placement: tuple[str | N
 
 def _schedule_remote(spec: RequestSpec, alternates: bool, url: str) -> dict[str, Any]:
     """Ask the scheduler service at ``url`` (``POST /select_destinations``)."""
-    body = {"request_spec": spec.to_dict(), "return_alternates": alternates}
-    with _failures("the scheduler", url), registry_client.connect(url) as client:
-        try:
-            answer: dict[str, Any] = client.request("POST", "/select_destinations", json=body)
-        except RegistryError as exc:
-            if exc.code == "scheduler.no_valid_host":
-                raise NoValidHost(exc.detail.removeprefix(_NO_VALID_HOST).strip()) from None
-            if exc.code == "scheduler.invalid_request_spec":
-                raise InvalidRequestSpec(exc.detail) from None
-            raise
+    # The client raises the scheduler's own exceptions (by the answer's code), shown as here.
+    with _failures("the scheduler", url), connect_scheduler(url) as client:
+        answer: dict[str, Any] = client.select_destinations(spec.to_dict(), return_alternates=alternates)
     return answer
 
 
@@ -240,7 +224,8 @@ def _registry_option(func: Any) -> Any:
 
 
 _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
-                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...).")
+                       help="TOML file with a [scheduler] table (filters, weighers, max_attempts, ...); "
+                            "serve also reads [scheduler.api] (limits) and [logging].")
 
 
 @click.command("schedule")
@@ -300,8 +285,8 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, out
                                    f"configuration; leave out {_flag(ctx, local[0])}")
         result = _schedule_remote(spec, not no_alternates, scheduler_url)
     else:
-        config = _load_config(config_file, db)
-        result = _schedule_here(spec, not no_alternates, _placement(ctx, placement_url, placement_db, config), config)
+        config = _load_config(ctx, config_file, db, placement_url, placement_db)
+        result = _schedule_here(spec, not no_alternates, config)
     _show(result, out)
 
 
@@ -314,32 +299,14 @@ def scheduler() -> None:
 
 
 def _prepare(config: SchedulerConfig) -> None:
-    """What the workers share, done once before they fork: schemas created or upgraded, plugins checked."""
+    """What the workers share, done once before they fork (``factory.prepare``), with the CLI's errors."""
     try:
-        load_filters(config)
-        load_weighers(config)
+        factory.prepare(config)
     except ValueError as exc:
         raise click.UsageError(f"configuration: {exc}") from None
-    _open_registry(config.db_url, config).close()
-    if config.placement_db:
-        session = Session(db=config.placement_db)
-        try:
-            _ = session.client  # opening the direct client creates or upgrades placement's schema
-        finally:
-            session.close()
-
-
-def _worker_app(config: SchedulerConfig, stack: contextlib.ExitStack) -> Any:
-    """One worker's application: its own registry engine and placement client, closed with ``stack``."""
-    registry = Registry.open(config.db_url, service_down_time=config.service_down_time, migrate=False)
-    stack.callback(registry.close)
-    if config.placement_db:
-        placement = stack.enter_context(direct(config.placement_db))
-    else:
-        placement = stack.enter_context(connect(config.placement_url or DEFAULT_URL))
-    # With a placement client the app also keeps placement's aggregates and the disabled
-    # trait in step with the registry's host aggregates and host status.
-    return create_app(registry, scheduler=Scheduler(placement, registry, config), placement=placement)
+    except Exception as exc:  # any driver or URL error: the user needs the URL and the reason
+        _open_registry(config).close()  # names the registry database when that is what failed
+        raise CommandError(f"cannot prepare the scheduler: {_first_line(exc)}") from None
 
 
 @scheduler.command("serve")
@@ -350,37 +317,31 @@ def _worker_app(config: SchedulerConfig, stack: contextlib.ExitStack) -> Any:
 @click.option("--port", default=8779, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1), help="Worker processes.")
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1), help="Threads per worker.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@door_options
 @click.pass_context
 def serve(ctx: click.Context, config_file: str | None, db: str | None, placement_url: str | None,
-          placement_db: str | None, host: str, port: int, workers: int, threads: int, log_level: str) -> None:
+          placement_db: str | None, host: str, port: int, workers: int, threads: int,
+          max_request_body_size: int | None, limit_request_line: int | None, limit_request_field_size: int | None,
+          log_level: str | None, log_format: str | None) -> None:
     """Serve the scheduler API under gunicorn (creates or upgrades the registry schema first)."""
-    config = _load_config(config_file, db)
-    url, placement_db = _placement(ctx, placement_url, placement_db, config)
-    config = dataclasses.replace(config, placement_url=url, placement_db=placement_db)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    config = _load_config(ctx, config_file, db, placement_url, placement_db)
+    limits, logs = door_settings(
+        config_file, config.limits,
+        {"max_request_body_size": max_request_body_size, "limit_request_line": limit_request_line,
+         "limit_request_field_size": limit_request_field_size},
+        log_level, log_format)
+    config = dataclasses.replace(config, limits=limits)
+    configure_logging(logs.level, logs.format)
     _prepare(config)
-    from gunicorn.app.base import BaseApplication
 
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings: dict[str, Any] = {
-                "bind": f"{host}:{port}", "workers": workers, "threads": threads, "worker_class": "gthread",
-                "graceful_timeout": 10, "timeout": 120, "keepalive": 2, "accesslog": None, "loglevel": log_level,
-                "proc_name": "allotment-scheduler", "control_socket_disable": True,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
+    def load() -> Any:
+        # Runs in each worker after the fork: each opens its own connections (closed when it exits).
+        stack = contextlib.ExitStack()
+        atexit.register(stack.close)
+        return factory.build_app(config, stack)
 
-        def load(self) -> Any:
-            # Runs in each worker after the fork: each opens its own connections (closed when it exits).
-            stack = contextlib.ExitStack()
-            atexit.register(stack.close)
-            return _worker_app(config, stack)
-
-    where = f"placement database {_hide_password(placement_db)}" if placement_db else f"placement at {url}"
+    where = (f"placement database {_hide_password(config.placement_db)}" if config.placement_db
+             else f"placement at {config.placement_url}")
     click.echo(f"allotment scheduler API on http://{host}:{port} ({workers} workers, registry "
                f"{_hide_password(config.db_url)}, {where})", err=True)
-    _Server().run()
+    serve_wsgi(load, ServeOptions(host, port, workers, threads, logs.level, "allotment-scheduler", config.limits))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-from typing import Any
-
 import click
 
+from allotment.cli.door import door_options, door_settings
+from allotment.infra.launcher import ServeOptions, serve_wsgi
+from allotment.infra.logs import configure_logging
 from allotment.placement.config import DEFAULT_DB_URL, Config, load_config
 
 _DB_HELP = f"Database URL (SQLAlchemy form; default {DEFAULT_DB_URL}). postgresql:// and mysql:// pick psycopg 3 / PyMySQL."
@@ -21,10 +20,10 @@ def _config(config_file: str | None, db: str | None) -> Config:
 
 
 def _upgrade(conf: Config) -> None:
-    from allotment.placement.store.engine import Store
-    from allotment.placement.store.migrate import upgrade
+    from allotment.infra.database import Database
+    from allotment.placement.schema import upgrade
 
-    store = Store(conf.db_url, pool_size=1)
+    store = Database(conf.db_url, pool_size=1)
     try:
         upgrade(store)
     finally:
@@ -39,46 +38,26 @@ def _upgrade(conf: Config) -> None:
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1), help="Threads per worker.")
 @click.option("--config", "config_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="TOML configuration file.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
+@door_options
 def serve(db: str | None, host: str, port: int, workers: int, threads: int, config_file: str | None,
-          log_level: str) -> None:
+          max_request_body_size: int | None, limit_request_line: int | None, limit_request_field_size: int | None,
+          log_level: str | None, log_format: str | None) -> None:
     """Serve the placement API (creates or upgrades the database schema first)."""
     conf = _config(config_file, db)
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
+    conf.limits, logs = door_settings(
+        config_file, conf.limits,
+        {"max_request_body_size": max_request_body_size, "limit_request_line": limit_request_line,
+         "limit_request_field_size": limit_request_field_size},
+        log_level, log_format)
+    configure_logging(logs.level, logs.format)
     _upgrade(conf)
-    from gunicorn.app.base import BaseApplication
-
     # Import the application code once in the master so forked workers start at once.
-    import allotment.placement.api.app  # noqa: F401
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            settings: dict[str, Any] = {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": threads,
-                "worker_class": "gthread",
-                "graceful_timeout": 10,
-                "timeout": 120,
-                "keepalive": 2,
-                "accesslog": None,
-                "loglevel": log_level,
-                "proc_name": "allotment-placement",
-                "control_socket_disable": True,
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            # Runs in each worker after the fork: each gets its own engine and pool.
-            from allotment.placement.api.app import make_app
-
-            return make_app(conf)
+    from allotment.placement.api.app import make_app
 
     click.echo(f"allotment placement API on http://{host}:{port} ({workers} workers, {conf.db_url})", err=True)
-    _Server().run()
+    # make_app runs in each worker after the fork: each gets its own engine and pool.
+    serve_wsgi(lambda: make_app(conf),
+               ServeOptions(host, port, workers, threads, logs.level, "allotment-placement", conf.limits))
 
 
 @click.group()

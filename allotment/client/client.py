@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +22,8 @@ import orjson
 
 from allotment.client.errors import from_response
 from allotment.client.models import Allocations, Inventory, Provider
+from allotment.infra.logs import current_request_ids
+from allotment.infra.request_ids import GLOBAL_REQUEST_ID_HEADER
 
 __all__ = ["DEFAULT_MICROVERSION", "PlacementClient", "connect", "direct"]
 
@@ -34,6 +36,10 @@ class PlacementClient:
     def __init__(self, http: httpx.Client, microversion: str = DEFAULT_MICROVERSION) -> None:
         self.http = http
         self.microversion = microversion
+
+    def at(self, microversion: str) -> PlacementClient:
+        """This client speaking ``microversion`` (the same connection; closing either closes both)."""
+        return self if microversion == self.microversion else PlacementClient(self.http, microversion)
 
     def close(self) -> None:
         self.http.close()
@@ -52,12 +58,19 @@ class PlacementClient:
         path: str,
         *,
         json: Any = None,
-        params: Mapping[str, Any] | list[tuple[str, str]] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         microversion: str | None = None,
     ) -> Any:
         """One API call; the decoded JSON body (None when empty), or a typed error."""
         headers = {"openstack-api-version": f"placement {microversion or self.microversion}"}
-        resp = self.http.request(method, path, json=json, params=params, headers=headers)
+        ids = current_request_ids()
+        if ids is not None:
+            # As Nova does: called while serving a request, pass its global id (the caller's, else its own)
+            # so placement's log lines name the request that caused them.
+            headers[GLOBAL_REQUEST_ID_HEADER] = ids[1] or ids[0]
+        # httpx takes a list or tuple of pairs, not any sequence.
+        query = params if params is None or isinstance(params, Mapping) else tuple(params)
+        resp = self.http.request(method, path, json=json, params=query, headers=headers)
         body: Any = None
         if resp.content:
             try:
@@ -194,7 +207,7 @@ class PlacementClient:
 
     # -- candidates and reshaper ------------------------------------------------------------
 
-    def allocation_candidates(self, params: Mapping[str, str] | list[tuple[str, str]]) -> dict[str, Any]:
+    def allocation_candidates(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, Any]:
         """GET /allocation_candidates with the query as the API spells it (resources, required1, ...)."""
         return dict(self.request("GET", "/allocation_candidates", params=params))
 
@@ -247,13 +260,13 @@ def direct(db_url: str, *, config: Any = None, microversion: str = DEFAULT_MICRO
 
     Creates or upgrades the schema first, as ``allotment serve`` does.
     """
+    from allotment.infra.database import Database
     from allotment.placement.api.app import make_app
     from allotment.placement.config import Config
-    from allotment.placement.store.engine import Store
-    from allotment.placement.store.migrate import upgrade
+    from allotment.placement.schema import upgrade
 
     conf = config or Config(db_url=db_url)
-    store = Store(db_url)
+    store = Database(db_url)
     try:
         upgrade(store)
         app = make_app(conf, store, auth=False)

@@ -157,10 +157,10 @@ def _remote_trees(client: PlacementClient, tree: ProviderTree) -> dict[str, _Rem
     for root in tree.roots():
         for p in client.list_providers(in_tree=root.uuid):
             remote[p.uuid] = _read(client, p.uuid)
-    for p in tree:  # providers that placement holds elsewhere (e.g. moved between trees)
-        if p.uuid not in remote:
+    for local in tree:  # providers that placement holds elsewhere (e.g. moved between trees)
+        if local.uuid not in remote:
             try:
-                remote[p.uuid] = _read(client, p.uuid)
+                remote[local.uuid] = _read(client, local.uuid)
             except NotFound:
                 pass
     return remote

@@ -7,10 +7,13 @@ Example file (every key optional)::
 
     [api]
     auth_strategy = "noauth2"
+    max_request_body_size = 4194304  # bytes; larger bodies get 413 before they are read (0: no limit)
+    limit_request_line = 8190        # bytes in the request line (gunicorn's ceiling; 0: no limit)
+    limit_request_field_size = 16384 # bytes in one header line (0: no limit)
 
     [policy]
-    enforce_new_defaults = false   # true: the secure-RBAC defaults of upstream
-    enforce_scope = false
+    enforce_new_defaults = true    # upstream's default; false: the legacy rules
+    enforce_scope = true
     file = "policy.yaml"           # rule overrides, oslo.policy file format (YAML or JSON)
 
     [cors]
@@ -28,8 +31,11 @@ Example file (every key optional)::
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from allotment.infra.limits import RequestLimits
 
 __all__ = ["Config", "DEFAULT_DB_URL", "MISSING_CONSUMER_ID", "load_config"]
 
@@ -41,8 +47,8 @@ MISSING_CONSUMER_ID = "00000000-0000-0000-0000-000000000000"
 class Config:
     db_url: str = DEFAULT_DB_URL
     auth_strategy: str = "noauth2"
-    enforce_new_defaults: bool = False
-    enforce_scope: bool = False
+    enforce_new_defaults: bool = True
+    enforce_scope: bool = True
     policy_file: str | None = None
     cors_allowed_origin: list[str] = field(default_factory=list)
     cors_allow_headers: list[str] = field(default_factory=list)
@@ -54,6 +60,7 @@ class Config:
     refuse_inventory_below_usage: bool = False
     max_allocation_candidates: int = -1
     allocation_candidates_generation_strategy: str = "depth-first"
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
 
 def _as_list(value: object) -> list[str]:
@@ -61,7 +68,9 @@ def _as_list(value: object) -> list[str]:
         return []
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
-    return [str(v) for v in value]  # type: ignore[union-attr]
+    if not isinstance(value, Iterable):
+        raise TypeError(f"expected a list or a comma-separated string, got {value!r}")
+    return [str(v) for v in value]
 
 
 def load_config(path: str | Path | None = None, *, db_url: str | None = None) -> Config:
@@ -78,8 +87,8 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
     conf = Config(
         db_url=str(db_url or db.get("url") or DEFAULT_DB_URL),
         auth_strategy=str(api.get("auth_strategy", "noauth2")),
-        enforce_new_defaults=bool(pol.get("enforce_new_defaults", False)),
-        enforce_scope=bool(pol.get("enforce_scope", False)),
+        enforce_new_defaults=bool(pol.get("enforce_new_defaults", True)),
+        enforce_scope=bool(pol.get("enforce_scope", True)),
         policy_file=str(pol["file"]) if pol.get("file") else None,
         cors_allowed_origin=_as_list(cors.get("allowed_origin")),
         cors_allow_headers=_as_list(cors.get("allow_headers")),
@@ -95,4 +104,5 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
         raise ValueError(f"unsupported auth_strategy {conf.auth_strategy!r}: only 'noauth2' is implemented")
     if conf.allocation_candidates_generation_strategy not in ("depth-first", "breadth-first"):
         raise ValueError("allocation_candidates_generation_strategy must be 'depth-first' or 'breadth-first'")
+    conf.limits = RequestLimits.from_table(api)
     return conf

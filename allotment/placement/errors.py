@@ -13,3 +13,4 @@ RESOURCE_PROVIDER_NOT_FOUND = "placement.resource_provider.not_found"
 ILLEGAL_DUPLICATE_QUERYPARAM = "placement.query.duplicate_key"
 QUERYPARAM_BAD_VALUE = "placement.query.bad_value"
 QUERYPARAM_MISSING_VALUE = "placement.query.missing_value"
+REQUEST_TOO_LARGE = "placement.request.too_large"  # ours: upstream sets no body limit

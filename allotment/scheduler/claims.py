@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from allotment.client import Conflict, NotFound, PlacementClient
-from allotment.scheduler.placement_query import PLACEMENT_MICROVERSION
+from allotment.client import Allocations, Conflict, GenerationConflict, NotFound, PlacementClient
 
 __all__ = [
     "INSTANCE",
     "MIGRATION",
     "Ledger",
-    "allocation_body",
+    "as_allocations",
     "claim",
     "delete_claim",
     "is_consumer_conflict",
@@ -72,42 +71,36 @@ class Ledger:
         return out
 
 
-def allocation_body(
-    allocations: Mapping[str, Any], *, project_id: str, user_id: str, consumer_type: str,
+def as_allocations(
+    allocations: Mapping[str, Any], *, project_id: str | None, user_id: str | None, consumer_type: str,
     generation: int | None = None,
-) -> dict[str, Any]:
-    """A PUT /allocations body (or one consumer of a POST) at 1.38+.
-
-    ``allocations`` is placement's shape, provider uuid -> {"resources": {class: amount}}.
-    """
-    return {
-        "allocations": {rp: {"resources": dict(a["resources"])} for rp, a in allocations.items()},
-        "project_id": project_id,
-        "user_id": user_id,
-        "consumer_generation": generation,
-        "consumer_type": consumer_type,
-    }
+) -> Allocations:
+    """A consumer's ``Allocations`` from placement's shape (provider uuid -> {"resources": {class: amount}})."""
+    return Allocations(allocations={rp: dict(a["resources"]) for rp, a in allocations.items()},
+                       project_id=project_id, user_id=user_id, consumer_generation=generation,
+                       consumer_type=consumer_type)
 
 
 def claim(placement: PlacementClient, consumer: str, request: Mapping[str, Any], *, project_id: str, user_id: str,
           consumer_type: str = INSTANCE) -> None:
     """Claim ``request`` for a new consumer (generation None); placement's errors propagate."""
-    body = allocation_body(request["allocations"], project_id=project_id, user_id=user_id,
-                           consumer_type=consumer_type)
-    placement.request("PUT", f"/allocations/{consumer}", json=body, microversion=PLACEMENT_MICROVERSION)
+    placement.put_allocations(consumer, as_allocations(request["allocations"], project_id=project_id,
+                                                       user_id=user_id, consumer_type=consumer_type))
 
 
 def delete_claim(placement: PlacementClient, consumer: str) -> None:
     """Drop every allocation of ``consumer``; one that holds none is fine."""
     try:
-        placement.request("DELETE", f"/allocations/{consumer}", microversion=PLACEMENT_MICROVERSION)
+        placement.delete_allocations(consumer)
     except NotFound:
         pass
 
 
 def is_consumer_conflict(exc: Conflict) -> bool:
-    """The 409 says the consumer already exists (a generation mismatch), not that the host is full.
+    """The 409 says the consumer already exists or changed meanwhile, not that the host is full.
 
-    Placement gives both the same code; the detail tells them apart, as it does for Nova.
+    Placement answers both with 409; only a consumer's generation mismatch carries the code
+    ``placement.concurrent_update`` (a full provider carries none), which the client raises
+    as GenerationConflict.
     """
-    return "consumer generation conflict" in (exc.detail or "")
+    return isinstance(exc, GenerationConflict)

@@ -11,6 +11,11 @@ Example (every key optional)::
     [scheduler.weights]
     ram_weight_multiplier = 1.0
     io_ops_weight_multiplier = -1.0
+
+    [scheduler.api]
+    max_request_body_size = 1048576   # bytes; larger bodies get 413 before they are read (0: no limit)
+    limit_request_line = 8190
+    limit_request_field_size = 16384
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_FILTERS", "DEFAULT_WEIGHERS", "DEFAULT_WEIGHTS", "SchedulerConfig", "load_scheduler_config"]
+from allotment.infra.limits import RequestLimits
+
+__all__ = ["DEFAULT_FILTERS", "DEFAULT_WEIGHERS", "DEFAULT_WEIGHTS", "MAX_REQUEST_BODY_SIZE", "SchedulerConfig", "load_scheduler_config"]
 
 DEFAULT_FILTERS = [
     "ComputeFilter",
@@ -39,6 +46,8 @@ DEFAULT_WEIGHERS = [
     "ServerGroupSoftAntiAffinityWeigher",
     "BuildFailureWeigher",
 ]
+# The scheduler's bodies (request specs, hosts) are small: 1 MiB, as before the limit was configurable.
+MAX_REQUEST_BODY_SIZE = 1 << 20
 DEFAULT_WEIGHTS = {
     "ram_weight_multiplier": 1.0,
     "cpu_weight_multiplier": 1.0,
@@ -87,6 +96,9 @@ class SchedulerConfig:
     enable_isolated_aggregate_filtering: bool = False
     image_metadata_prefilter: bool = False
 
+    # Limits at the door (``[scheduler.api]``).
+    limits: RequestLimits = field(default_factory=lambda: RequestLimits(max_request_body_size=MAX_REQUEST_BODY_SIZE))
+
 
 def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> SchedulerConfig:
     """Read ``[scheduler]`` from a TOML file; keyword overrides win. Unknown keys are an error."""
@@ -96,6 +108,11 @@ def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> S
             data = dict(tomllib.load(f).get("scheduler", {}))
     weights = dict(DEFAULT_WEIGHTS)
     weights.update({k: float(v) for k, v in data.pop("weights", {}).items()})
+    api = data.pop("api", {})
+    unknown_api = sorted(set(api) - {"max_request_body_size", "limit_request_line", "limit_request_field_size"})
+    if unknown_api:
+        raise ValueError(f"unknown [scheduler.api] option(s): {', '.join(unknown_api)}")
+    data["limits"] = RequestLimits.from_table(api, max_request_body_size=MAX_REQUEST_BODY_SIZE)
     data.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name for f in fields(SchedulerConfig)} - {"weights"}
     unknown = sorted(set(data) - known)

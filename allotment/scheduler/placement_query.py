@@ -1,4 +1,4 @@
-"""A RequestSpec as placement's GET /allocation_candidates query (microversion 1.39), and back.
+"""A RequestSpec as placement's GET /allocation_candidates query (at ``PLACEMENT_MICROVERSION``), and back.
 
 ``to_placement_query`` is the one place that decides what a spec asks placement for;
 ``apply_mappings`` records, after a claim, which providers satisfied the spec's extra
@@ -8,10 +8,13 @@ request groups.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from allotment.scheduler.spec import InvalidRequestSpec, RequestGroup, RequestSpec, parse_flavor_request
+from allotment.client import DEFAULT_MICROVERSION
+from allotment.scheduler.errors import NoSuchHost, PlacementQueryError
+from allotment.scheduler.spec import RequestGroup, RequestSpec, parse_flavor_request
 
 __all__ = [
     "PLACEMENT_MICROVERSION",
@@ -24,7 +27,9 @@ __all__ = [
     "to_placement_query",
 ]
 
-PLACEMENT_MICROVERSION = "1.39"
+# The scheduler speaks the client's microversion (1.39: any-of traits; 1.38 consumer types;
+# 1.34 mappings): the one constant, so queries, claims and Selections never disagree.
+PLACEMENT_MICROVERSION = DEFAULT_MICROVERSION
 
 # Maps a compute host name (or, when only a node is given, a node name) to the uuid of its
 # root resource provider; None when the registry does not know it.
@@ -32,18 +37,6 @@ HostToRoot = Callable[[str], str | None]
 
 # Hints whose filters need every candidate host, not the first N placement returns.
 _UNLIMITED_HINTS = ("group", "same_host", "different_host")
-
-
-class PlacementQueryError(InvalidRequestSpec):
-    """The spec cannot be written as a query placement would accept (the message says why)."""
-
-
-class NoSuchHost(LookupError):
-    """A forced or requested destination host is unknown: no host can be valid for the spec."""
-
-    def __init__(self, host: str) -> None:
-        super().__init__(f"no such host: {host}")
-        self.host = host
 
 
 def to_placement_query(
@@ -89,7 +82,10 @@ def to_placement_query(
         _extend_unique(unsuffixed.forbidden_aggregates, destination.forbidden_aggregates)
     target = _target_host(spec)
     if target is not None:
-        unsuffixed.in_tree = _root_of(target, host_to_root)
+        with_tree = dataclasses.replace(unsuffixed, in_tree=_root_of(target, host_to_root))
+        if groups and groups[0] is unsuffixed:
+            groups[0] = with_tree
+        unsuffixed = with_tree
     if unsuffixed.asks_anything() and (not groups or groups[0] is not unsuffixed):
         groups.insert(0, unsuffixed)
     _check_groups(spec, groups)
@@ -152,7 +148,8 @@ def request_groups(spec: RequestSpec) -> tuple[list[RequestGroup], str | None]:
     groups = []
     for suffix in sorted(by_suffix):
         group = by_suffix[suffix]
-        group.resources = {rc: n for rc, n in group.resources.items() if n}
+        for rc in [rc for rc, n in group.resources.items() if not n]:
+            del group.resources[rc]
         if group.asks_anything():
             groups.append(group)
     return groups, flavor_request.group_policy
@@ -164,8 +161,8 @@ def required_traits(spec: RequestSpec) -> set[str]:
     return {t for g in groups for t in g.required_traits}
 
 
-def apply_mappings(spec: RequestSpec, mappings: Mapping[str, Sequence[str]]) -> None:
-    """Fill ``provider_uuids`` of the spec's ``requested_resources`` from a claimed allocation request's ``mappings``.
+def apply_mappings(spec: RequestSpec, mappings: Mapping[str, Sequence[str]]) -> list[RequestGroup]:
+    """The spec's ``requested_resources`` with ``provider_uuids`` from a claimed allocation request's ``mappings``.
 
     ``mappings`` is placement's (1.34+): request group suffix -> provider uuids. A group
     the mappings do not mention is an error: the claim did not satisfy the spec.
@@ -173,8 +170,8 @@ def apply_mappings(spec: RequestSpec, mappings: Mapping[str, Sequence[str]]) -> 
     missing = [g.suffix for g in spec.requested_resources if g.suffix not in mappings]
     if missing:
         raise ValueError(f"the allocation request maps no provider to request group(s) {', '.join(missing)}")
-    for group in spec.requested_resources:
-        group.provider_uuids = list(mappings[group.suffix])
+    return [dataclasses.replace(group, provider_uuids=list(mappings[group.suffix]))
+            for group in spec.requested_resources]
 
 
 def _target_host(spec: RequestSpec) -> str | None:

@@ -13,22 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TIMING_KEYS", "ConsumerInUse", "NoValidHost", "ScheduleResult", "Selection"]
+__all__ = ["TIMING_KEYS", "ScheduleResult", "Selection"]
 
 # Seconds spent per phase, summed over the instances of a request.
 TIMING_KEYS = ("request_filters", "placement_query", "host_states", "filtering", "weighing", "claim", "total")
-
-
-class NoValidHost(Exception):
-    """No host (or not enough hosts) for the request; ``reason`` says which filter removed how many hosts."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"No valid host was found. {reason}".strip())
-        self.reason = reason
-
-
-class ConsumerInUse(Exception):
-    """An instance uuid of a new request already holds allocations in placement (a move goes through schedule_move)."""
 
 
 @dataclass

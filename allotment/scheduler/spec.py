@@ -4,6 +4,10 @@ Field names follow Nova's RequestSpec where one exists so that operators recogni
 ``RequestSpec.from_flavor`` builds one from a flavor, an image and scheduler hints;
 ``to_dict``/``from_dict`` (and ``to_json``/``from_json``) carry it over the wire. Both ways
 in run ``validate``; a spec built field by field should be validated before it is used.
+
+Specs are frozen dataclasses and the scheduler never edits one: what it works out per
+request (request filters' constraints, the server group as placed so far, the instance
+being placed) lives in its cycle state, and filters get a derived spec (``for_instance``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 import orjson
 
 from allotment.scheduler import spec_schema
+from allotment.scheduler.errors import InvalidRequestSpec
 
 __all__ = [
     "CPU_POLICIES",
@@ -42,17 +47,15 @@ __all__ = [
 # when a field changes meaning; from_dict refuses an unknown major version.
 SPEC_VERSION = "1.0"
 
+_VALID = "_validated"  # instance attribute set once validate() or from_dict() passed
+
 GROUP_POLICIES = ("none", "isolate")
 CPU_POLICIES = ("shared", "dedicated")
 CPU_THREAD_POLICIES = ("prefer", "isolate", "require")
 EMULATOR_THREADS_POLICIES = ("share", "isolate")
 
 
-class InvalidRequestSpec(ValueError):
-    """A RequestSpec (or the data it is read from) is malformed; the message names the field."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class Flavor:
     name: str
     vcpus: int
@@ -66,7 +69,7 @@ class Flavor:
     extra_specs: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Image:
     id: str | None = None
     disk_format: str | None = None  # "qcow2", "raw", ... (image type support traits)
@@ -75,7 +78,7 @@ class Image:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ServerGroup:
     uuid: str
     policy: str  # "affinity" | "anti-affinity" | "soft-affinity" | "soft-anti-affinity"
@@ -84,7 +87,7 @@ class ServerGroup:
     hosts: list[str] = field(default_factory=list)  # hosts members are on (filled by the scheduler)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Destination:
     """A requested or forced destination, and aggregate constraints added by request filters."""
 
@@ -96,7 +99,7 @@ class Destination:
     forbidden_aggregates: list[str] = field(default_factory=list)  # -> member_of=!in:...
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestGroup:
     """One granular request group (a port's bandwidth, a PCI device, ...), as sent to placement."""
 
@@ -119,14 +122,14 @@ class RequestGroup:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestLevelParams:
     root_required: list[str] = field(default_factory=list)
     root_forbidden: list[str] = field(default_factory=list)
     same_subtree: list[list[str]] = field(default_factory=list)  # each a list of group suffixes
 
 
-@dataclass
+@dataclass(frozen=True)
 class RequestSpec:
     flavor: Flavor
     image: Image = field(default_factory=Image)
@@ -147,7 +150,8 @@ class RequestSpec:
     # Extra groups from ports (bandwidth), PCI devices, accelerators.
     requested_resources: list[RequestGroup] = field(default_factory=list)
     request_level_params: RequestLevelParams = field(default_factory=RequestLevelParams)
-    # Set by the scheduler while it places instance number i of a multi-instance request.
+    # The instance being placed, in the per-instance spec the scheduler hands its filters and
+    # weighers (``RequestSpec.for_instance``); None in the spec a caller sends.
     instance_uuid: str | None = None
     version: str = SPEC_VERSION
 
@@ -210,6 +214,10 @@ class RequestSpec:
         spec.validate()
         return spec
 
+    def for_instance(self, instance_uuid: str, group: ServerGroup | None) -> RequestSpec:
+        """This spec as filters and weighers see it while ``instance_uuid`` is placed (a shallow copy)."""
+        return dataclasses.replace(self, instance_uuid=instance_uuid, instance_group=group)
+
     # -- checking ------------------------------------------------------------------------------
 
     def validate(self) -> None:
@@ -219,6 +227,20 @@ class RequestSpec:
         if problem is not None:
             raise InvalidRequestSpec(problem)
         self._check_rules()
+        self._mark_valid()
+
+    def ensure_valid(self) -> None:
+        """``validate()``, unless this spec was validated already (built by ``from_flavor``/``from_dict``).
+
+        Specs are frozen, so a validated one stays valid; a spec made with ``RequestSpec(...)``
+        or ``dataclasses.replace`` is checked here on first use.
+        """
+        if not self.__dict__.get(_VALID):
+            self.validate()
+
+    def _mark_valid(self) -> None:
+        # Not a field: equality, copies by replace() and to_dict() ignore it.
+        object.__setattr__(self, _VALID, True)
 
     def _check_parts(self) -> None:
         parts: list[tuple[str, Any, type, bool]] = [
@@ -327,6 +349,7 @@ class RequestSpec:
             raise InvalidRequestSpec(problem)
         spec = cls._from_checked_dict(data)
         spec._check_rules()
+        spec._mark_valid()
         return spec
 
     @classmethod

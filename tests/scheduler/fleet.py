@@ -22,8 +22,8 @@ from typing import Any
 
 from allotment.client import Inventory, PlacementClient, direct
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
-from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.registry import Registry
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.spec import Flavor, Image, RequestSpec, ServerGroup
 
 __all__ = ["PROJECT", "USER", "Fleet", "boot_spec", "flavor", "open_fleet"]
@@ -169,7 +169,7 @@ def scheduling_worker(placement_url: str, registry_url: str, specs: list[dict[st
     import traceback
 
     from allotment.client import connect
-    from allotment.scheduler.selection import NoValidHost
+    from allotment.scheduler.errors import NoValidHost
 
     outcomes: list[tuple[str, list[str], Any]] = []
     try:

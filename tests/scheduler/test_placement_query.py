@@ -320,8 +320,11 @@ def test_request_groups_and_required_traits() -> None:
 
 def test_apply_mappings_fills_the_requested_groups() -> None:
     spec = build(requested_resources=[RequestGroup("p1", {"SRIOV_NET_VF": 1}), RequestGroup("p2", {"VGPU": 1})])
-    apply_mappings(spec, {"": [U1], "p1": [U2], "p2": [U3]})
-    assert [g.provider_uuids for g in spec.requested_resources] == [[U2], [U3]]
+    before = copy.deepcopy(spec)
+    groups = apply_mappings(spec, {"": [U1], "p1": [U2], "p2": [U3]})
+    assert [g.provider_uuids for g in groups] == [[U2], [U3]]
+    assert [g.suffix for g in groups] == ["p1", "p2"]
+    assert spec == before
     with pytest.raises(ValueError, match="no provider to request group"):
         apply_mappings(spec, {"p1": [U2]})
 
@@ -379,8 +382,7 @@ def test_the_query_means_what_we_intend_to_a_real_placement(tmp_path: Path) -> N
              AggregateInfo(az2, "az2", {"availability_zone": "az2"}),
              AggregateInfo(special, "special", {"trait:CUSTOM_SPECIAL": "required"})],
         )
-        filtered = copy.deepcopy(spec)
-        process_request_spec(filtered, ctx)
+        filtered = process_request_spec(spec, ctx).apply(spec)
         params = to_placement_query(filtered, limit=10)
         result = client.allocation_candidates(params)
         requests = result["allocation_requests"]
@@ -390,8 +392,7 @@ def test_the_query_means_what_we_intend_to_a_real_placement(tmp_path: Path) -> N
         assert chosen["allocations"][children["good"]["gpu"]]["resources"] == {"VGPU": 1}
         assert set(result["provider_summaries"]) >= {roots["good"]}
 
-        apply_mappings(filtered, chosen["mappings"])
-        assert filtered.requested_resources[0].provider_uuids == [children["good"]["nic"]]
+        assert apply_mappings(filtered, chosen["mappings"])[0].provider_uuids == [children["good"]["nic"]]
         assert chosen["mappings"]["_GPU"] == [children["good"]["gpu"]]
 
         # Without the request filters, the disabled, other-zone and isolated hosts qualify too.

@@ -13,6 +13,7 @@ from allotment.scheduler.host_state import AggregateInfo
 from allotment.scheduler.placement_query import to_placement_query
 from allotment.scheduler.request_filters import (
     REQUEST_FILTERS,
+    Constraints,
     RequestFilterContext,
     RequestFilterFailed,
     compute_status_filter,
@@ -39,6 +40,15 @@ def ctx(aggregates: list[AggregateInfo] | None = None, **config: Any) -> Request
     return RequestFilterContext(SchedulerConfig(**config), aggregates or [])
 
 
+def run(request_filter: Any, spec: RequestSpec, context: RequestFilterContext) -> tuple[bool, RequestSpec]:
+    """Whether the filter ran, and the spec with what it added (the given spec is left as it was)."""
+    before = copy.deepcopy(spec)
+    added = Constraints()
+    ran = request_filter(spec, context, added)
+    assert spec == before
+    return ran, added.apply(spec)
+
+
 def aggs(spec: RequestSpec) -> tuple[list[str], list[str]] | None:
     d = spec.requested_destination
     return None if d is None else (d.aggregates, d.forbidden_aggregates)
@@ -56,22 +66,25 @@ TENANT_AGGS = [
 
 def test_tenant_aggregates_are_required_when_enabled() -> None:
     spec = build()
-    assert require_tenant_aggregate(spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True))
+    ran, spec = run(require_tenant_aggregate, spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True))
+    assert ran
     assert aggs(spec) == ([f"{A1},{A2}"], [])
 
 
 def test_tenant_filter_is_off_by_default() -> None:
     spec = build()
-    assert not require_tenant_aggregate(spec, ctx(TENANT_AGGS, placement_aggregate_required_for_tenants=True))
+    ran, spec = run(require_tenant_aggregate, spec, ctx(TENANT_AGGS, placement_aggregate_required_for_tenants=True))
+    assert not ran
     assert spec == build()
 
 
 def test_a_tenant_without_an_aggregate_goes_anywhere_unless_one_is_required() -> None:
     spec = build(project_id="tenant-z")
-    assert require_tenant_aggregate(spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True))
+    ran, spec = run(require_tenant_aggregate, spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True))
+    assert ran
     assert spec.requested_destination is None
     with pytest.raises(RequestFilterFailed, match="tenant-z"):
-        require_tenant_aggregate(spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True,
+        run(require_tenant_aggregate, spec, ctx(TENANT_AGGS, limit_tenants_to_placement_aggregate=True,
                                            placement_aggregate_required_for_tenants=True))
 
 
@@ -86,15 +99,18 @@ AZ_AGGS = [
 
 def test_an_availability_zone_requires_one_of_its_aggregates() -> None:
     spec = build(availability_zone="az1", requested_destination=Destination(aggregates=[A4]))
-    assert map_az_to_placement_aggregate(spec, ctx(AZ_AGGS))
+    ran, spec = run(map_az_to_placement_aggregate, spec, ctx(AZ_AGGS))
+    assert ran
     assert aggs(spec) == ([A4, f"{A1},{A2}"], [])
 
 
 def test_no_zone_is_a_no_op_and_an_unmapped_zone_adds_nothing() -> None:
     spec = build()
-    assert not map_az_to_placement_aggregate(spec, ctx(AZ_AGGS))
+    ran, spec = run(map_az_to_placement_aggregate, spec, ctx(AZ_AGGS))
+    assert not ran
     spec = build(availability_zone="nova")
-    assert map_az_to_placement_aggregate(spec, ctx(AZ_AGGS))
+    ran, spec = run(map_az_to_placement_aggregate, spec, ctx(AZ_AGGS))
+    assert ran
     assert spec.requested_destination is None
 
 
@@ -102,7 +118,8 @@ def test_no_zone_is_a_no_op_and_an_unmapped_zone_adds_nothing() -> None:
 
 def test_the_image_disk_format_becomes_a_root_trait() -> None:
     spec = build(image=Image(disk_format="qcow2"))
-    assert require_image_type_support(spec, ctx(query_placement_for_image_type_support=True))
+    ran, spec = run(require_image_type_support, spec, ctx(query_placement_for_image_type_support=True))
+    assert ran
     assert spec.request_level_params.root_required == ["COMPUTE_IMAGE_TYPE_QCOW2"]
 
 
@@ -117,7 +134,8 @@ def test_the_image_disk_format_becomes_a_root_trait() -> None:
 )
 def test_image_type_support_is_skipped(spec_kw: dict[str, Any], config: dict[str, Any]) -> None:
     spec = build(**spec_kw)
-    assert not require_image_type_support(spec, ctx(**config))
+    ran, spec = run(require_image_type_support, spec, ctx(**config))
+    assert not ran
     assert spec.request_level_params.root_required == []
 
 
@@ -125,8 +143,10 @@ def test_image_type_support_is_skipped(spec_kw: dict[str, Any], config: dict[str
 
 def test_disabled_computes_are_always_forbidden() -> None:
     spec = build()
-    assert compute_status_filter(spec, ctx())
-    assert compute_status_filter(spec, ctx())
+    ran, spec = run(compute_status_filter, spec, ctx())
+    assert ran
+    ran, spec = run(compute_status_filter, spec, ctx())
+    assert ran
     assert spec.request_level_params.root_forbidden == ["COMPUTE_STATUS_DISABLED"]
 
 
@@ -154,13 +174,15 @@ ISOLATING = [
 )
 def test_aggregates_reserved_for_unrequested_traits_are_forbidden(spec: Any, forbidden: list[str]) -> None:
     s = spec()
-    assert isolate_aggregates(s, ctx(ISOLATING, enable_isolated_aggregate_filtering=True))
+    ran, s = run(isolate_aggregates, s, ctx(ISOLATING, enable_isolated_aggregate_filtering=True))
+    assert ran
     assert (aggs(s) or ([], []))[1] == forbidden
 
 
 def test_isolation_is_off_by_default() -> None:
     spec = build()
-    assert not isolate_aggregates(spec, ctx(ISOLATING))
+    ran, spec = run(isolate_aggregates, spec, ctx(ISOLATING))
+    assert not ran
     assert spec.requested_destination is None
 
 
@@ -173,7 +195,8 @@ def test_image_properties_become_root_traits() -> None:
         "hw_rng_model": "virtio",
     })
     spec = build(image=image)
-    assert transform_image_metadata(spec, ctx(image_metadata_prefilter=True))
+    ran, spec = run(transform_image_metadata, spec, ctx(image_metadata_prefilter=True))
+    assert ran
     assert sorted(spec.request_level_params.root_required) == [
         "COMPUTE_ARCH_AARCH64", "COMPUTE_GRAPHICS_MODEL_VIRTIO", "COMPUTE_NET_VIF_MODEL_SPAPR_VLAN",
         "COMPUTE_STORAGE_BUS_SATA", "COMPUTE_STORAGE_BUS_VIRTIO", "COMPUTE_VIOMMU_MODEL_INTEL", "HW_ARCH_X86_64",
@@ -182,13 +205,15 @@ def test_image_properties_become_root_traits() -> None:
 
 def test_values_without_a_standard_trait_are_skipped_and_the_rest_kept() -> None:
     spec = build(image=Image(properties={"hw_disk_bus": "carrier-pigeon", "hw_architecture": "x86_64"}))
-    assert transform_image_metadata(spec, ctx(image_metadata_prefilter=True))
+    ran, spec = run(transform_image_metadata, spec, ctx(image_metadata_prefilter=True))
+    assert ran
     assert spec.request_level_params.root_required == ["HW_ARCH_X86_64"]
 
 
 def test_image_metadata_prefilter_is_off_by_default() -> None:
     spec = build(image=Image(properties={"hw_architecture": "x86_64"}))
-    assert not transform_image_metadata(spec, ctx())
+    ran, spec = run(transform_image_metadata, spec, ctx())
+    assert not ran
     assert spec.request_level_params.root_required == []
 
 
@@ -211,8 +236,9 @@ def test_the_filters_run_in_nova_order() -> None:
 
 def test_by_default_only_the_compute_status_filter_runs() -> None:
     spec = build(image=Image(disk_format="raw", properties={"hw_architecture": "x86_64"}))
-    assert process_request_spec(spec, ctx(TENANT_AGGS + ISOLATING)) == ["compute_status_filter"]
-    assert to_placement_query(spec, limit=3) == [
+    added = process_request_spec(spec, ctx(TENANT_AGGS + ISOLATING))
+    assert added.ran == ["compute_status_filter"]
+    assert to_placement_query(added.apply(spec), limit=3) == [
         ("limit", "3"), ("resources", "DISK_GB:1,MEMORY_MB:512,VCPU:1"), ("root_required", "!COMPUTE_STATUS_DISABLED"),
     ]
 
@@ -222,13 +248,13 @@ def test_every_filter_on_gives_the_query_its_constraints_and_is_idempotent() -> 
                                     AggregateInfo(A4, "gpu", {"trait:CUSTOM_GPU": "required"})]
     spec = build(availability_zone="az1", image=Image(disk_format="raw", properties={"hw_architecture": "x86_64"}))
     original = copy.deepcopy(spec)
-    filtered = copy.deepcopy(spec)
-    names = process_request_spec(filtered, ctx(aggregates, **EVERYTHING_ON))
-    assert names == [f.__name__ for f in REQUEST_FILTERS]
+    added = process_request_spec(spec, ctx(aggregates, **EVERYTHING_ON))
+    assert added.ran == [f.__name__ for f in REQUEST_FILTERS]
+    assert spec == original
+    filtered = added.apply(spec)
     assert spec == original
     once = copy.deepcopy(filtered)
-    process_request_spec(filtered, ctx(aggregates, **EVERYTHING_ON))
-    assert filtered == once
+    assert process_request_spec(filtered, ctx(aggregates, **EVERYTHING_ON)).apply(filtered) == once
     assert to_placement_query(filtered, limit=3) == [
         ("limit", "3"),
         ("member_of", f"!in:{A4}"),
@@ -241,15 +267,22 @@ def test_every_filter_on_gives_the_query_its_constraints_and_is_idempotent() -> 
 
 def test_a_failing_filter_stops_processing() -> None:
     spec = build(project_id="nobody")
+    original = copy.deepcopy(spec)
     config = {"limit_tenants_to_placement_aggregate": True, "placement_aggregate_required_for_tenants": True}
+    later: list[str] = []
+
+    def after(spec: RequestSpec, context: RequestFilterContext, added: Constraints) -> bool:
+        later.append("ran")
+        return compute_status_filter(spec, context, added)
+
     with pytest.raises(RequestFilterFailed):
-        process_request_spec(spec, ctx(TENANT_AGGS, **config))
-    assert spec.request_level_params.root_forbidden == []
+        process_request_spec(spec, ctx(TENANT_AGGS, **config), [require_tenant_aggregate, after])
+    assert later == []
+    assert spec == original
 
 
 def test_a_custom_filter_list() -> None:
     spec = build(availability_zone="az1")
-    assert process_request_spec(spec, ctx(AZ_AGGS), [map_az_to_placement_aggregate]) == [
-        "map_az_to_placement_aggregate"
-    ]
-    assert spec.request_level_params.root_forbidden == []
+    added = process_request_spec(spec, ctx(AZ_AGGS), [map_az_to_placement_aggregate])
+    assert added.ran == ["map_az_to_placement_aggregate"]
+    assert added.apply(spec).request_level_params.root_forbidden == []

@@ -14,8 +14,8 @@ import pytest
 from allotment.bench.servers import free_port
 from allotment.client import connect
 from allotment.scheduler.api.app import create_app
-from allotment.scheduler.manager import Scheduler
 from allotment.scheduler.selection import TIMING_KEYS
+from allotment.scheduler.service import Scheduler
 from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet, scheduler_config
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from typing import Any
 
@@ -382,12 +383,10 @@ def test_cpu_policy_conflicts_between_flavor_and_image() -> None:
 
 
 def test_validate_refuses_parts_of_the_wrong_type() -> None:
-    spec = build()
-    spec.flavor = {"name": "m1", "vcpus": 1, "memory_mb": 1}  # type: ignore[assignment]
+    spec = dataclasses.replace(build(), flavor={"name": "m1", "vcpus": 1, "memory_mb": 1})  # type: ignore[arg-type]
     with pytest.raises(InvalidRequestSpec, match="flavor: expected a Flavor, got dict"):
         spec.validate()
-    spec = build()
-    spec.requested_resources = [{"suffix": "p"}]  # type: ignore[list-item]
+    spec = dataclasses.replace(build(), requested_resources=[{"suffix": "p"}])  # type: ignore[list-item]
     with pytest.raises(InvalidRequestSpec, match=r"requested_resources\[0\]: expected a RequestGroup"):
         spec.validate()
 

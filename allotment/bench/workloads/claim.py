@@ -57,7 +57,7 @@ CONSUMER_TYPE = "INSTANCE"
 RACE_PROVIDERS = 5
 RACE_AGGREGATE = "5ace0000-7a11-4b0c-9e5d-000000000001"
 #: Per provider: VCPU 4 x 4.0 = 16 claims, MEMORY_MB (4096 - 512) / 256 = 14, DISK_GB 200 / 10 = 20; so 14 each.
-RACE_INVENTORY = {
+RACE_INVENTORY: dict[str, dict[str, Any]] = {
     "VCPU": {"total": 4, "allocation_ratio": 4.0},
     "MEMORY_MB": {"total": 4096, "reserved": 512, "min_unit": 128},
     "DISK_GB": {"total": 200},

@@ -48,13 +48,14 @@ from allotment.bench.workloads.claim import audit_provider
 from allotment.bench.workloads.trees import seeded_uuid
 from allotment.client import connect
 from allotment.scheduler.config import SchedulerConfig
-from allotment.scheduler.manager import NoValidHost, Scheduler
+from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.spec import Flavor, Image, RequestSpec
 
 __all__ = ["FLAVOR", "HOST_DOWN_TIME", "MULTI_REQUESTS", "STAGES", "WORKLOAD", "host_name", "run"]
 
-FLAVOR = {"name": "bench.small", "vcpus": 1, "memory_mb": 256, "root_gb": 10}
+FLAVOR: dict[str, Any] = {"name": "bench.small", "vcpus": 1, "memory_mb": 256, "root_gb": 10}
 MULTI_REQUESTS = 3  # requests of 10 and of 100 instances
 HOST_DOWN_TIME = 3600.0
 #: Stages of ``ScheduleResult.timings`` reported for the 1-instance requests (p50 each).

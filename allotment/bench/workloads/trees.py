@@ -76,7 +76,7 @@ def ensure_provider(c: Client, rec: Recorder, spec: ProviderSpec, attempts: int 
     if spec.parent:
         body["parent_provider_uuid"] = spec.parent
     gen = _generation(rec.request(c, "POST", "/resource_providers", body), "generation")
-    steps = []
+    steps: list[tuple[str, Any]] = []
     if spec.inventories:
         steps.append(("inventories", spec.inventories))
     if spec.traits:

@@ -3,13 +3,15 @@
 Order of the layers, outermost first, and why:
 
 1. request id and log line: every response, errors included, carries
-   ``x-openstack-request-id``; a missing or ``*/*`` Accept becomes JSON so errors
-   come back as JSON.
+   ``x-openstack-request-id``; a valid inbound one is kept as the global request id;
+   every record logged meanwhile carries both; a missing or ``*/*`` Accept becomes
+   JSON so errors come back as JSON.
 2. CORS (when configured): pre-flight answers and response headers.
 3. auth (``noauth2``): no token is a 401 before anything else runs (except ``GET /``).
 4. fault barrier: an unexpected exception is a logged 500, never a traceback.
 5. microversion: negotiated here, so every response below carries the version headers.
-6. dispatch: 404 for unknown paths, 405 with ``Allow`` for unknown methods.
+6. dispatch: 413 for a body over ``[api] max_request_body_size`` (before it is read),
+   404 for unknown paths, 405 with ``Allow`` for unknown methods.
 """
 
 from __future__ import annotations
@@ -17,40 +19,48 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from allotment.infra.database import Database
+from allotment.infra.limits import BodyTooLarge, BodyUnreadable, hold_body_within
+from allotment.infra.logs import RequestLine, log_request, request_scope
+from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, new_request_id
+from allotment.placement import errors
 from allotment.placement.api import microversion
 from allotment.placement.api.context import RequestContext, noauth_context
 from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPError, Request, Response
 from allotment.placement.api.policy import Enforcer
 from allotment.placement.api.routes import ROUTES
+from allotment.placement.candidates.model import ReadModel
 from allotment.placement.config import Config
 from allotment.placement.domain.exceptions import DomainError, NotFound
-from allotment.placement.store.engine import Store
 
 __all__ = ["PlacementApp", "make_app"]
 
 LOG = logging.getLogger("allotment.placement.api")
 
-Route = tuple[re.Pattern[str], dict[str, Callable[[Request], Response]], str]
+Route = tuple[re.Pattern[str], dict[str, Callable[[Request], Response]], str, str]
+ENV_ROUTE = "placement.route"  # the URL template that matched, for the request log
+ENV_GLOBAL_REQUEST_ID = "openstack.global_request_id"  # where oslo.middleware puts it
 
 
 def _compile(routes: dict[str, dict[str, Callable[[Request], Response]]]) -> list[Route]:
     compiled = []
     for template, methods in routes.items():
         pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"
-        compiled.append((re.compile(pattern), methods, ", ".join(methods)))
+        compiled.append((re.compile(pattern), methods, ", ".join(methods), template))
     return compiled
 
 
 class PlacementApp:
-    """WSGI callable serving the placement API over one ``Store``."""
+    """WSGI callable serving the placement API over one ``Database``."""
 
-    def __init__(self, config: Config, store: Store, *, auth: bool = True) -> None:
+    def __init__(self, config: Config, store: Database, *, auth: bool = True) -> None:
         self.config = config
         self.store = store
+        # The worker's in-memory provider graph for allocation candidates, refreshed per query.
+        self.read_model = ReadModel(store)
         self.auth = auth
         self.enforcer = (
             Enforcer.from_file(
@@ -68,29 +78,38 @@ class PlacementApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
-        request_id = "req-" + str(uuid.uuid4())
+        request_id = new_request_id()
         environ[ENV_REQUEST_ID] = request_id
+        global_id = global_request_id(environ)
+        if global_id is not None:
+            environ[ENV_GLOBAL_REQUEST_ID] = global_id
         accept = environ.get("HTTP_ACCEPT")
         if not accept or accept == "*/*":
             environ["HTTP_ACCEPT"] = "application/json"
-        response = self._cors(environ)
-        response.add_header("x-openstack-request-id", request_id)
-        if LOG.isEnabledFor(logging.INFO):
-            version = environ.get(ENV_MICROVERSION)
-            query = environ.get("QUERY_STRING")
-            LOG.info(
-                '%s "%s %s%s" status: %d len: %d microversion: %s time: %.1fms request_id: %s',
-                environ.get("REMOTE_ADDR", "-"),
-                environ["REQUEST_METHOD"],
-                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
-                "?" + query if query else "",
-                response.status,
-                len(response.body),
-                f"{version.major}.{version.minor}" if version is not None else "-",
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+        with request_scope(request_id, global_id):
+            response = self._cors(environ)
+            response.add_header(REQUEST_ID_HEADER, request_id)
+            self._log(environ, response, started)
         return response(environ, start_response)
+
+    def _log(self, environ: dict[str, Any], response: Response, started: float) -> None:
+        version = environ.get(ENV_MICROVERSION)
+        context = environ.get("placement.context")
+        log_request(LOG, RequestLine(
+            method=environ["REQUEST_METHOD"],
+            route=environ.get(ENV_ROUTE),
+            path=environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+            query=environ.get("QUERY_STRING", ""),
+            status=response.status,
+            time_ms=(time.perf_counter() - started) * 1000,
+            length=len(response.body),
+            microversion=f"{version.major}.{version.minor}" if version is not None else None,
+            request_id=environ[ENV_REQUEST_ID],
+            global_request_id=environ.get(ENV_GLOBAL_REQUEST_ID),
+            user_id=getattr(context, "user_id", None),
+            project_id=getattr(context, "project_id", None),
+            remote_addr=environ.get("REMOTE_ADDR"),
+        ))
 
     def _cors(self, environ: dict[str, Any]) -> Response:
         origin = environ.get("HTTP_ORIGIN")
@@ -148,9 +167,15 @@ class PlacementApp:
         try:
             response = self._dispatch(environ)
         except HTTPError as exc:
+            if exc.status >= 500:
+                LOG.exception("%s %s answered %d: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                              exc.status, exc.detail)
             response = exc.to_response(environ)
             vary = exc.vary
         except DomainError as exc:
+            if exc.status >= 500:
+                LOG.exception("%s %s answered %d: %s", environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                              exc.status, exc.message)
             response = HTTPError(exc.status, exc.message, code=exc.code).to_response(environ)
             # A NotFound from the domain is one the handler let through, as upstream's
             # handlers do with most lookups; those it answers itself are HTTPErrors.
@@ -163,6 +188,13 @@ class PlacementApp:
     # -- dispatch -------------------------------------------------------------------------------
 
     def _dispatch(self, environ: dict[str, Any]) -> Response:
+        # Before any handler reads the body: a body over the limit is refused unread (or, chunked, part read).
+        try:
+            hold_body_within(environ, self.config.limits.max_request_body_size)
+        except BodyTooLarge as exc:
+            raise HTTPError(413, str(exc), code=errors.REQUEST_TOO_LARGE, vary=False) from None
+        except BodyUnreadable as exc:
+            raise HTTPError(400, str(exc), vary=False) from None
         length = environ.get("CONTENT_LENGTH")
         if length:
             try:
@@ -174,10 +206,11 @@ class PlacementApp:
         path = environ.get("PATH_INFO", "")
         if path == "":
             path = "/"
-        for pattern, methods, allow in self.routes:
+        for pattern, methods, allow, template in self.routes:
             match = pattern.match(path)
             if match is None:
                 continue
+            environ[ENV_ROUTE] = template
             fn = methods.get(environ["REQUEST_METHOD"])
             if fn is None:
                 raise HTTPError(
@@ -192,5 +225,5 @@ class PlacementApp:
         raise HTTPError(404, vary=False)
 
 
-def make_app(config: Config, store: Store | None = None, *, auth: bool = True) -> PlacementApp:
-    return PlacementApp(config, store or Store(config.db_url), auth=auth)
+def make_app(config: Config, store: Database | None = None, *, auth: bool = True) -> PlacementApp:
+    return PlacementApp(config, store or Database(config.db_url), auth=auth)

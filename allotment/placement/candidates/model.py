@@ -16,8 +16,8 @@ Ids are allocated before commit, so a transaction holding a smaller id can
 become visible after one holding a larger id. Ids below the high-water mark not
 seen yet are kept as *gaps* and asked for again on every refresh for
 ``GAP_TIMEOUT`` seconds (after that the transaction is taken to have rolled
-back). Old rows are pruned now and then (older than ``KEEP_AGE`` or beyond the
-newest ``KEEP_ROWS``; never the newest row). A reader that finds the oldest
+back). Writers prune old rows now and then (``domain.changes``; never the newest
+row): a refresh only ever reads. A reader that finds the oldest
 remaining id above its high-water mark (or above a gap it still waits for) may
 have missed pruned rows, so it reloads everything; so does a reader that finds
 the log behind its mark (log reset).
@@ -35,12 +35,9 @@ search after releasing ``lock``.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
-import logging
-import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -49,8 +46,8 @@ import os_traits
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from allotment.placement.domain.common import now as utcnow
-from allotment.placement.store.engine import Store
+from allotment.infra.chunks import chunked
+from allotment.infra.database import Database
 from allotment.placement.store.tables import (
     aggregates,
     allocations,
@@ -63,27 +60,24 @@ from allotment.placement.store.tables import (
     traits,
 )
 
-__all__ = ["Inventory", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
-
-LOG = logging.getLogger(__name__)
+__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
 
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
 GAP_TIMEOUT = 30.0  # seconds a missing change id is waited for
 GAP_WINDOW = 1000  # on a full load, ids this far below the newest are checked for gaps
 MAX_GAPS = 2000  # at most this many gaps are tracked (oldest dropped first)
-PRUNE_INTERVAL = 300.0  # mean seconds between prunes by one worker
-KEEP_AGE = 3600.0  # seconds of change rows kept
-KEEP_ROWS = 100_000  # newest change rows always kept
-_CHUNK = 500  # ids per IN (...) list
 
 _EMPTY: frozenset[int] = frozenset()
 _STANDARD_CLASSES = frozenset(os_resource_classes.STANDARDS)
 _STANDARD_TRAITS = frozenset(os_traits.get_traits())
 
 
-class Inventory:
-    """One inventory record; ``cap`` is (total - reserved) * allocation_ratio."""
+class ClassCapacity:
+    """The capacity rules of one resource class on one provider in the read model.
+
+    ``cap`` is (total - reserved) * allocation_ratio; ``capacity`` its integer part, as summaries report it.
+    """
 
     __slots__ = ("total", "reserved", "min_unit", "max_unit", "step_size", "ratio", "cap", "capacity")
 
@@ -98,7 +92,7 @@ class Inventory:
         self.capacity = int(self.cap)  # what provider summaries report
 
     def __repr__(self) -> str:
-        return f"Inventory(total={self.total}, reserved={self.reserved}, cap={self.cap})"
+        return f"ClassCapacity(total={self.total}, reserved={self.reserved}, cap={self.cap})"
 
 
 class ProviderRecord:
@@ -125,7 +119,7 @@ class ProviderRecord:
         self.generation = generation
         self.parent_id = parent_id
         self.root_id = root_id if root_id is not None else pid
-        self.inv: dict[str, Inventory] = {}
+        self.inv: dict[str, ClassCapacity] = {}
         self.used: dict[str, int] = {}
         self.traits: frozenset[str] = frozenset()
         self.trait_list: tuple[str, ...] = ()  # in trait id order, as summaries list them
@@ -150,21 +144,18 @@ class ProviderRecord:
         return f"ProviderRecord(id={self.id}, uuid={self.uuid}, root={self.root_id}, parent={self.parent_id})"
 
 
-def _chunks(ids: list[int]) -> Iterable[list[int]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
-
-
 def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[int, ProviderRecord]:
     """Provider records from the database: all of them (``ids`` None) or those named."""
-    class_names = dict(conn.execute(sa.select(resource_classes.c.id, resource_classes.c.name)).all())
-    id_lists: list[list[int] | None] = [None] if ids is None else list(_chunks(sorted(set(ids))))
+    class_names: dict[int, str] = {
+        rc_id: name for rc_id, name in conn.execute(sa.select(resource_classes.c.id, resource_classes.c.name))
+    }
+    id_lists: list[list[int] | None] = [None] if ids is None else list(chunked(ids))
     out: dict[int, ProviderRecord] = {}
     p, inv, alloc = providers, inventories, allocations
     pt, pa = provider_traits, provider_aggregates
     for chunk in id_lists:
 
-        def rows(q: sa.Select[Any], column: sa.ColumnElement[Any], chunk: list[int] | None = chunk) -> list[Any]:
+        def rows(q: sa.Select[Any], column: sa.ColumnElement[Any], chunk: list[int] | None = chunk) -> Sequence[Any]:
             return conn.execute(q if chunk is None else q.where(column.in_(chunk))).all()
 
         for pid, uuid, gen, parent, root in rows(
@@ -188,7 +179,7 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
             rec = get(pid)
             name = class_names.get(rc_id)
             if rec is not None and name is not None:
-                rec.inv[name] = Inventory(total, reserved, min_unit, max_unit, step, float(ratio))
+                rec.inv[name] = ClassCapacity(total, reserved, min_unit, max_unit, step, float(ratio))
         for pid, rc_id, used in rows(
             sa.select(alloc.c.resource_provider_id, alloc.c.resource_class_id, sa.func.sum(alloc.c.used)).group_by(
                 alloc.c.resource_provider_id, alloc.c.resource_class_id
@@ -360,7 +351,7 @@ class _Graph:
 class ReadModel:
     """The provider graph of one worker process. See the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
         self.lock = threading.Lock()
         self.refresh_lock = threading.Lock()
@@ -371,7 +362,6 @@ class ReadModel:
         self.topology_version = 0  # bumped when trees, aggregates or sharing change
         self._anchors: dict[int, frozenset[int]] = {}
         self._anchors_version = -1
-        self._next_prune = time.monotonic() + PRUNE_INTERVAL * random.random()
         self.full_loads = 0  # counters, for tests and diagnostics
         self.partial_loads = 0
 
@@ -479,12 +469,6 @@ class ReadModel:
                     self._full_load(conn)
                 else:
                     self._catch_up(conn)
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + PRUNE_INTERVAL * (0.5 + random.random())
-                try:
-                    self.prune()
-                except Exception:  # pruning is housekeeping; a failure must not fail the request
-                    LOG.exception("pruning the change log failed")
 
     def invalidate(self) -> None:
         """Forget everything; the next refresh reloads from scratch."""
@@ -595,24 +579,3 @@ class ReadModel:
         self.hwm = hi
         self.gaps = {cid: stamp for cid in range(start, hi) if cid not in present}
         self.loaded = True
-
-    # ---- pruning -----------------------------------------------------------------------
-
-    def prune(self, *, keep_age: float = KEEP_AGE, keep_rows: int = KEEP_ROWS) -> int:
-        """Delete old change rows (never the newest one); return how many."""
-
-        def op(conn: Connection) -> int:
-            lo, hi = conn.execute(sa.select(sa.func.min(changes.c.id), sa.func.max(changes.c.id))).one()
-            if hi is None:
-                return 0
-            cut = hi - keep_rows
-            cutoff_time = utcnow() - dt.timedelta(seconds=keep_age)
-            old = conn.execute(sa.select(sa.func.max(changes.c.id)).where(changes.c.changed_at < cutoff_time)).scalar()
-            if old is not None:
-                cut = max(cut, old + 1)
-            cut = min(cut, hi)
-            if cut <= lo:
-                return 0
-            return conn.execute(changes.delete().where(changes.c.id < cut)).rowcount or 0
-
-        return self.store.write(op)

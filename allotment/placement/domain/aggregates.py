@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from allotment.placement.domain import changes
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.domain.providers import Provider, bump_generation
 from allotment.placement.store.tables import aggregates, provider_aggregates
 
@@ -33,9 +33,9 @@ def _ensure_aggregates(conn: Connection, uuids: list[str]) -> dict[str, int]:
             continue
         try:
             with conn.begin_nested():
-                have[agg] = conn.execute(
+                have[agg] = inserted_id(conn.execute(
                     aggregates.insert().values(uuid=agg, created_at=now())
-                ).inserted_primary_key[0]
+                ))
         except IntegrityError:  # created concurrently by another writer
             have[agg] = conn.execute(sa.select(aggregates.c.id).where(aggregates.c.uuid == agg)).scalar_one()
     return have

@@ -30,10 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.placement import errors
-from allotment.placement.domain import changes
+from allotment.placement.domain import changes, names
 from allotment.placement.domain import consumers as consumer_ops
-from allotment.placement.domain import names
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
 from allotment.placement.store.tables import allocations, consumers, inventories, providers
 from allotment.placement.store.tables import resource_classes as rc_t
@@ -125,7 +124,7 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
 
 
 def _insert_consumer(conn: Connection, uuid: str, project_id: int, user_id: int, type_id: int | None) -> int:
-    return int(
+    return inserted_id(
         conn.execute(
             consumers.insert().values(
                 uuid=uuid,
@@ -135,7 +134,7 @@ def _insert_consumer(conn: Connection, uuid: str, project_id: int, user_id: int,
                 consumer_type_id=type_id,
                 created_at=now(),
             )
-        ).inserted_primary_key[0]
+        )
     )
 
 
@@ -290,7 +289,7 @@ def _checked_entries(
 def _check_capacity(
     conn: Connection,
     entries: list[tuple[str, str, int]],
-    by_uuid: dict[str, sa.Row[tuple[int, str, int]]],
+    by_uuid: dict[str, sa.Row[int, str, int]],
     class_ids: dict[str, int],
     prev_usage: dict[tuple[int, int], int],
 ) -> None:

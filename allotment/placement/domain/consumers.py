@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.store.tables import allocations, consumer_types, consumers, projects, users
 
 __all__ = ["Consumer", "delete_if_empty", "ensure_id", "find_consumer", "lock_consumer"]
@@ -35,7 +35,7 @@ def ensure_id(conn: Connection, table: sa.Table, column: str, value: str) -> int
         return int(found)
     try:
         with conn.begin_nested():
-            return int(conn.execute(table.insert().values({column: value, "created_at": now()})).inserted_primary_key[0])
+            return inserted_id(conn.execute(table.insert().values({column: value, "created_at": now()})))
     except IntegrityError:
         return int(conn.execute(sa.select(table.c.id).where(col == value)).scalar_one())
 

@@ -18,7 +18,7 @@ from allotment.placement.store.tables import resource_classes as rc_t
 
 __all__ = [
     "DEFAULTS",
-    "Inventory",
+    "ProviderInventory",
     "capacity",
     "check_capacity",
     "delete_inventory",
@@ -33,7 +33,9 @@ FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation_
 
 
 @dataclass
-class Inventory:
+class ProviderInventory:
+    """The inventory of one resource class on one provider, as stored and as the API shows it."""
+
     resource_class: str
     total: int
     reserved: int = 0
@@ -48,11 +50,11 @@ class Inventory:
         return {f: getattr(self, f) for f in FIELDS}
 
 
-def capacity(inv: Inventory) -> float:
+def capacity(inv: ProviderInventory) -> float:
     return (inv.total - inv.reserved) * inv.allocation_ratio
 
 
-def check_capacity(provider: Provider, invs: list[Inventory], *, reserved_can_be_total: bool, action: str) -> None:
+def check_capacity(provider: Provider, invs: list[ProviderInventory], *, reserved_can_be_total: bool, action: str) -> None:
     """The capacity, ``int((total - reserved) * allocation_ratio)``, must be at least 1 (at least 0 from 1.26).
 
     Upstream's rule and message, which name the reserved value even when the
@@ -82,11 +84,11 @@ _INV_SELECT = sa.select(
 ).join(rc_t, rc_t.c.id == inventories.c.resource_class_id)
 
 
-def list_inventories(conn: Connection, provider: Provider) -> list[Inventory]:
+def list_inventories(conn: Connection, provider: Provider) -> list[ProviderInventory]:
     rows = conn.execute(
         _INV_SELECT.where(inventories.c.resource_provider_id == provider.id).order_by(rc_t.c.name)
     )
-    return [Inventory(*r) for r in rows]
+    return [ProviderInventory(*r) for r in rows]
 
 
 def _used_by_class(conn: Connection, provider: Provider) -> dict[str, int]:
@@ -99,7 +101,7 @@ def _used_by_class(conn: Connection, provider: Provider) -> dict[str, int]:
     return {name: int(used) for name, used in rows}
 
 
-def _class_ids_or_fail(conn: Connection, invs: list[Inventory], provider: Provider, template: str) -> dict[str, int]:
+def _class_ids_or_fail(conn: Connection, invs: list[ProviderInventory], provider: Provider, template: str) -> dict[str, int]:
     ids = names.class_ids(conn, [i.resource_class for i in invs])
     for inv in invs:
         if inv.resource_class not in ids:
@@ -107,7 +109,7 @@ def _class_ids_or_fail(conn: Connection, invs: list[Inventory], provider: Provid
     return ids
 
 
-def _refuse_below_usage(provider: Provider, invs: list[Inventory], used: dict[str, int]) -> None:
+def _refuse_below_usage(provider: Provider, invs: list[ProviderInventory], used: dict[str, int]) -> None:
     """An inventory may not shrink below what is already allocated from it."""
     for inv in invs:
         in_use = used.get(inv.resource_class, 0)
@@ -120,7 +122,7 @@ def _refuse_below_usage(provider: Provider, invs: list[Inventory], used: dict[st
 
 
 def set_inventories(
-    conn: Connection, provider: Provider, invs: list[Inventory], *, allow_below_usage: bool = False
+    conn: Connection, provider: Provider, invs: list[ProviderInventory], *, allow_below_usage: bool = False
 ) -> None:
     """Replace all of the provider's inventory with ``invs``; one generation bump."""
     ids = _class_ids_or_fail(
@@ -177,7 +179,7 @@ def set_inventories(
             inv.created_at = stamp
 
 
-def add_inventory(conn: Connection, provider: Provider, inv: Inventory) -> None:
+def add_inventory(conn: Connection, provider: Provider, inv: ProviderInventory) -> None:
     """POST one inventory; a 409 if the class already has one."""
     rc_id = names.class_id(conn, inv.resource_class)
     if rc_id is None:
@@ -207,7 +209,7 @@ def add_inventory(conn: Connection, provider: Provider, inv: Inventory) -> None:
 
 
 def update_inventory(
-    conn: Connection, provider: Provider, inv: Inventory, *, allow_below_usage: bool = False
+    conn: Connection, provider: Provider, inv: ProviderInventory, *, allow_below_usage: bool = False
 ) -> None:
     rc_id = names.class_id(conn, inv.resource_class)
     if rc_id is None:  # upstream: a 404 for the class, a 400 for a class the provider has no inventory of

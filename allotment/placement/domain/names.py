@@ -3,9 +3,9 @@ os-traits) and the operator's CUSTOM_* ones."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-import datetime as dt
 
 import os_resource_classes
 import os_traits
@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.placement.domain import changes
-from allotment.placement.domain.common import now
+from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound
-from allotment.placement.store.tables import inventories, allocations, provider_traits, providers
+from allotment.placement.store.tables import allocations, inventories, provider_traits, providers
 from allotment.placement.store.tables import resource_classes as rc_t
 from allotment.placement.store.tables import traits as trait_t
 
@@ -199,7 +199,7 @@ def create_trait(conn: Connection, name: str) -> tuple[NamedRow, bool]:
     except NotFound:
         pass
     stamp = now()
-    new_id = conn.execute(trait_t.insert().values(name=name, created_at=stamp)).inserted_primary_key[0]
+    new_id = inserted_id(conn.execute(trait_t.insert().values(name=name, created_at=stamp)))
     return NamedRow(new_id, name, stamp, None), True
 
 

@@ -8,8 +8,9 @@ gets a ``Conflict`` with ``placement.concurrent_update``, never a lost update.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from allotment.placement import errors
 from allotment.placement.domain import changes, names
-from allotment.placement.domain.common import MAX_INT, now
+from allotment.placement.domain.common import MAX_INT, inserted_id, now
 from allotment.placement.domain.exceptions import BadRequest, Conflict, NotFound, concurrent_update
 from allotment.placement.store.tables import (
     aggregates,
@@ -90,8 +91,8 @@ _SELECT = sa.select(
 )
 
 
-def _row(r: sa.Row[object]) -> Provider:
-    return Provider(*r)  # type: ignore[arg-type]
+def _row(r: Sequence[Any]) -> Provider:
+    return Provider(*r)
 
 
 def find_provider(conn: Connection, uuid: str) -> Provider | None:
@@ -175,7 +176,7 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
         raise Conflict(f"Conflicting resource provider {dup} already exists.", errors.DUPLICATE_NAME)
     stamp = now()
     try:
-        new_id = conn.execute(
+        new_id = inserted_id(conn.execute(
             providers.insert().values(
                 uuid=uuid,
                 name=name,
@@ -184,7 +185,7 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
                 root_provider_id=parent.root_provider_id if parent else None,
                 created_at=stamp,
             )
-        ).inserted_primary_key[0]
+        ))
     except IntegrityError:
         # Lost a race with a concurrent create of the same uuid or name.
         raise Conflict(

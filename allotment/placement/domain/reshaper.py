@@ -18,14 +18,14 @@ from allotment.placement import errors
 from allotment.placement.domain import allocations, inventories, providers
 from allotment.placement.domain.allocations import ConsumerAllocations
 from allotment.placement.domain.exceptions import BadRequest, Conflict
-from allotment.placement.domain.inventories import Inventory
+from allotment.placement.domain.inventories import ProviderInventory
 
 __all__ = ["reshape"]
 
 
 def reshape(
     conn: Connection,
-    new_inventories: dict[str, tuple[int, list[Inventory]]],
+    new_inventories: dict[str, tuple[int, list[ProviderInventory]]],
     requests: list[ConsumerAllocations],
     defaults: tuple[str, str],
     *,

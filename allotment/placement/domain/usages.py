@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -41,7 +42,7 @@ def provider_usages(conn: Connection, provider: Provider) -> dict[str, int]:
     return {name: int(n) for name, n in rows}
 
 
-def _scoped(q: sa.Select, project_id: str, user_id: str | None) -> sa.Select:  # type: ignore[type-arg]
+def _scoped(q: sa.Select[Any], project_id: str, user_id: str | None) -> sa.Select[Any]:
     q = q.join(consumers, consumers.c.uuid == allocations.c.consumer_id).join(
         projects, projects.c.id == consumers.c.project_id
     )

@@ -1,1 +1,1 @@
-"""Storage: SQLAlchemy Core tables, the engine set-up per backend, and Alembic migrations."""
+"""Storage: SQLAlchemy Core tables and Alembic migrations (engines come from ``allotment.infra``)."""

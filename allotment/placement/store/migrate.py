@@ -1,33 +1,21 @@
-"""Create or upgrade the schema (Alembic) and fill the standard classes and traits."""
+"""Create or upgrade the placement tables (Alembic), safely when several processes start at once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Connection
 
-from allotment.placement.store.engine import Store
+from allotment.infra import migrate
+from allotment.infra.database import Database
 
-__all__ = ["upgrade"]
+__all__ = ["LOCK_NAME", "upgrade_schema"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK_NAME = "allotment_placement_schema"
 
 
-def upgrade(store: Store, revision: str = "head") -> None:
-    """Bring the database schema to ``revision`` and sync the standard names."""
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(_MIGRATIONS))
-    if store.backend == "sqlite":
-        # A lock held across the whole upgrade keeps concurrent starters in line.
-        with store.engine.connect().execution_options(allotment_write=True) as conn:
-            with conn.begin():
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
-    else:
-        with store.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-    from allotment.placement.domain import names
-
-    store.write(names.sync_standard_names)
+def upgrade_schema(db: Database, revision: str = "head", *, then: Callable[[Connection], object] | None = None) -> None:
+    """Bring the placement tables to ``revision``; ``then`` runs after, under the same lock."""
+    migrate.upgrade(db, _MIGRATIONS, lock_name=LOCK_NAME, revision=revision, then=then)

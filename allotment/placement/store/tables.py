@@ -7,6 +7,8 @@ transaction (see ``domain``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 __all__ = [
@@ -29,7 +31,7 @@ __all__ = [
 metadata = sa.MetaData()
 
 # MySQL/MariaDB: compare names byte for byte (case matters, as on the other backends).
-_MYSQL = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
+_MYSQL: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin", "mysql_engine": "InnoDB"}
 
 
 def _stamps() -> list[sa.Column[object]]:

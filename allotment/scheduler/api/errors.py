@@ -9,13 +9,12 @@ from typing import Any
 import falcon
 import orjson
 
-from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound, RegistryError
+from allotment.scheduler.errors import SchedulerError, answer_for
 
 __all__ = ["ApiError", "install_error_handlers"]
 
 LOG = logging.getLogger(__name__)
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 400}
 # Codes for errors Falcon raises itself (routing, methods).
 _FALCON_CODES = {404: "scheduler.not_found", 405: "scheduler.method_not_allowed", 400: "scheduler.bad_request",
                  413: "scheduler.body_too_large", 415: "scheduler.unsupported_media_type"}
@@ -43,12 +42,16 @@ def _render(req: falcon.Request, resp: falcon.Response, status: int, detail: str
         resp.set_header(name, value)
 
 
-def _registry_error(req: falcon.Request, resp: falcon.Response, ex: RegistryError, params: dict[str, Any]) -> None:
-    status = next((s for cls, s in _STATUS.items() if isinstance(ex, cls)), 500)
-    _render(req, resp, status, ex.detail, ex.code)
+def _scheduler_error(req: falcon.Request, resp: falcon.Response, ex: SchedulerError, params: dict[str, Any]) -> None:
+    answer = answer_for(ex)  # status and code from the one table, allotment.scheduler.errors.KINDS
+    if answer.status >= 500:  # placement unreachable and the like: the operator needs the why
+        LOG.error("%s %s answered %d: %s", req.method, req.path, answer.status, answer.detail, exc_info=ex)
+    _render(req, resp, answer.status, answer.detail, answer.code)
 
 
 def _api_error(req: falcon.Request, resp: falcon.Response, ex: ApiError, params: dict[str, Any]) -> None:
+    if ex.status >= 500:
+        LOG.error("%s %s answered %d: %s", req.method, req.path, ex.status, ex.detail, exc_info=ex)
     _render(req, resp, ex.status, ex.detail, ex.code)
 
 
@@ -71,5 +74,5 @@ def install_error_handlers(app: falcon.App) -> None:
     # Falcon picks the handler of the most specific class, whatever the order here.
     app.add_error_handler(Exception, _unexpected)
     app.add_error_handler(falcon.HTTPError, _http_error)
-    app.add_error_handler(RegistryError, _registry_error)
+    app.add_error_handler(SchedulerError, _scheduler_error)
     app.add_error_handler(ApiError, _api_error)

@@ -23,7 +23,7 @@ import operator
 import re
 from collections.abc import Callable, Collection
 
-from allotment.scheduler.filters.errors import FilterError
+from allotment.scheduler.errors import FilterError
 
 __all__ = ["OPERATORS", "match"]
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import ClassVar
 
-from allotment.scheduler.filters.errors import FilterError
+from allotment.scheduler.errors import FilterError
 from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostFilter
 from allotment.scheduler.spec import RequestSpec

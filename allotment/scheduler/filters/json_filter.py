@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from allotment.scheduler.config import SchedulerConfig
-from allotment.scheduler.filters.errors import FilterError
+from allotment.scheduler.errors import FilterError
 from allotment.scheduler.filters.host_lookup import lookup
 from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostFilter

@@ -6,7 +6,7 @@
     states = registry.host_states([provider_uuid])
 """
 
-from allotment.scheduler.registry.errors import (
+from allotment.scheduler.errors import (
     Conflict,
     GroupPolicyViolation,
     InvalidInput,
@@ -14,7 +14,7 @@ from allotment.scheduler.registry.errors import (
     RegistryError,
 )
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
-from allotment.scheduler.registry.store import Registry
+from allotment.scheduler.registry.registry import Registry
 
 __all__ = [
     "Aggregate",

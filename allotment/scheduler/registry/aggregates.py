@@ -14,9 +14,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.scheduler.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry import changes
 from allotment.scheduler.registry.common import check_name, check_uuid, new_id, now
-from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import Aggregate
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregate_metadata, aggregates, hosts, state

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from sqlalchemy.engine import CursorResult
 
-from allotment.scheduler.registry.errors import InvalidInput
+from allotment.scheduler.errors import InvalidInput
 
 __all__ = ["UNSET", "check_name", "check_uuid", "new_id", "now"]
 

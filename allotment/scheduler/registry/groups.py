@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.scheduler.errors import Conflict, GroupPolicyViolation, InvalidInput, NotFound
 from allotment.scheduler.registry.common import check_name, check_uuid, now
-from allotment.scheduler.registry.errors import Conflict, GroupPolicyViolation, InvalidInput, NotFound
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import GROUP_POLICIES, Group
 from allotment.scheduler.registry.tables import group_members, server_groups
@@ -154,6 +154,14 @@ def follow_instance(conn: Connection, instance_uuid: str, host: str) -> None:
     if gid is not None:
         uuid = conn.execute(sa.select(server_groups.c.uuid).where(server_groups.c.id == gid)).scalar_one()
         place_member(conn, uuid, instance_uuid, host)
+
+
+def group_of(conn: Connection, member: str) -> str | None:
+    """The uuid of the server group ``member`` (an instance or a move's migration) belongs to, if any."""
+    q = (sa.select(server_groups.c.uuid)
+         .join(group_members, group_members.c.group_id == server_groups.c.id)
+         .where(group_members.c.instance_uuid == member))
+    return conn.execute(q).scalar()
 
 
 def remove_member(conn: Connection, group_uuid: str, instance_uuid: str) -> None:

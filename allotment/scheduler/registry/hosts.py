@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.scheduler.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry import changes
 from allotment.scheduler.registry.common import UNSET, check_name, check_uuid, new_id, now
-from allotment.scheduler.registry.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry.models import HOST_FACTS, Host
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregates, hosts, instances
 
@@ -169,7 +169,7 @@ def _host(r: Any, aggs: list[str], at: dt.datetime, down_time: float) -> Host:
         name=r["name"], provider_uuid=r["provider_uuid"], cell=r["cell"], hypervisor_type=r["hypervisor_type"],
         hypervisor_version=r["hypervisor_version"], hypervisor_hostname=r["hypervisor_hostname"],
         host_ip=r["host_ip"], cpu_info=dict(r["cpu_info"] or {}),
-        supported_instances=[tuple(t) for t in r["supported_instances"] or []],  # type: ignore[misc]
+        supported_instances=[tuple(t) for t in r["supported_instances"] or []],
         stats=dict(r["stats"] or {}), failed_builds=r["failed_builds"], disabled=bool(r["disabled"]),
         disabled_reason=r["disabled_reason"], forced_down=bool(r["forced_down"]), last_heartbeat=r["last_heartbeat"],
         up=service_up(bool(r["forced_down"]), r["last_heartbeat"], at, down_time), aggregates=aggs,

@@ -8,9 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.scheduler.errors import InvalidInput, NotFound
 from allotment.scheduler.registry import changes, groups
 from allotment.scheduler.registry.common import check_name, check_uuid, now
-from allotment.scheduler.registry.errors import InvalidInput, NotFound
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import INSTANCE_FIELDS, Instance
 from allotment.scheduler.registry.tables import group_members, hosts, instances

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import httpx
 
 from allotment.client import GenerationConflict, NotFound, PlacementClient, PlacementError
-from allotment.scheduler.registry.errors import NotFound as HostNotFound
+from allotment.scheduler.errors import NotFound as HostNotFound
+from allotment.scheduler.errors import PlacementSyncError, ProviderNotFound, SyncConflict
 from allotment.scheduler.registry.models import Aggregate, Host
 
 __all__ = [
@@ -43,32 +44,14 @@ __all__ = [
 ]
 
 DISABLED_TRAIT = "COMPUTE_STATUS_DISABLED"
-# 1.19: provider aggregates are written with the provider generation (before, it is ignored);
-# 1.23: error answers carry a code, so a generation conflict is told apart from other 409s.
-MICROVERSION = "1.23"
 DEFAULT_ATTEMPTS = 5
 
+T = TypeVar("T")
 _Change = Callable[[frozenset[str]], frozenset[str]]
 
 
-class PlacementSyncError(Exception):
-    """Placement could not be brought in step; ``detail`` says why."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class ProviderNotFound(PlacementSyncError):
-    """The host's root provider does not exist in placement."""
-
-
-class SyncConflict(PlacementSyncError):
-    """The provider kept changing under us; every attempt lost its generation race."""
-
-
 class RegistryView(Protocol):
-    """What the sync reads from the registry: ``Registry`` and ``RegistryClient`` both fit."""
+    """What the sync reads from the registry: ``Registry`` and ``SchedulerClient`` both fit."""
 
     def get_host(self, name: str) -> Host: ...
 
@@ -208,16 +191,17 @@ class PlacementSync:
                            f"{self.attempts} attempts (placement.concurrent_update); try again")
 
     def _read(self, root_uuid: str, kind: str) -> tuple[int, frozenset[str]]:
-        body = self._call("GET", root_uuid, kind)
-        return int(body["resource_provider_generation"]), frozenset(body[kind])
+        read = self.placement.get_aggregates if kind == "aggregates" else self.placement.get_provider_traits
+        generation, values = self._call("GET", root_uuid, kind, lambda: read(root_uuid))
+        return int(generation), frozenset(values)
 
     def _write(self, root_uuid: str, kind: str, generation: int, values: frozenset[str]) -> None:
-        self._call("PUT", root_uuid, kind, {"resource_provider_generation": generation, kind: sorted(values)})
+        write = self.placement.set_aggregates if kind == "aggregates" else self.placement.set_provider_traits
+        self._call("PUT", root_uuid, kind, lambda: write(root_uuid, generation, sorted(values)))
 
-    def _call(self, method: str, root_uuid: str, kind: str, body: object = None) -> dict[str, object]:
+    def _call(self, method: str, root_uuid: str, kind: str, call: Callable[[], T]) -> T:
         try:
-            return dict(self.placement.request(method, f"/resource_providers/{root_uuid}/{kind}", json=body,
-                                               microversion=MICROVERSION))
+            return call()
         except GenerationConflict:
             raise
         except NotFound as exc:

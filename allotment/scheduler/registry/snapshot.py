@@ -33,6 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from allotment.infra.chunks import chunked
 from allotment.scheduler.host_state import AggregateInfo, HostState, InstanceInfo, ServiceState
 from allotment.scheduler.registry import changes as change_log
 from allotment.scheduler.registry.common import now
@@ -40,7 +41,6 @@ from allotment.scheduler.registry.tables import aggregate_hosts, aggregate_metad
 
 __all__ = ["Snapshot"]
 
-_CHUNK = 500  # ids per IN (...) list
 
 # HostState fields holding a mutable default that host_states does not set itself (any
 # field added to the contract later): each built HostState gets its own from the factory.
@@ -86,7 +86,7 @@ def _host(r: Any) -> _Host:
     ).__dict__
     return _Host(
         id=r.id, name=r.name, uuid=r.provider_uuid, template=template, cpu_info=dict(r.cpu_info or {}),
-        supported_instances=[tuple(t) for t in r.supported_instances or []],  # type: ignore[misc]
+        supported_instances=[tuple(t) for t in r.supported_instances or []],
         stats=dict(r.stats or {}), disabled=bool(r.disabled), disabled_reason=r.disabled_reason,
         forced_down=bool(r.forced_down), last_heartbeat=r.last_heartbeat,
     )
@@ -96,11 +96,6 @@ def _instance(r: Any) -> InstanceInfo:
     return InstanceInfo(uuid=r.uuid, flavor_name=r.flavor_name, vcpus=r.vcpus, memory_mb=r.memory_mb,
                         root_gb=r.root_gb, project_id=r.project_id, image_id=r.image_id, task_state=r.task_state)
 
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), _CHUNK):
-        yield ordered[i:i + _CHUNK]
 
 
 class Snapshot:
@@ -167,7 +162,7 @@ class Snapshot:
 
     def _reload_hosts(self, conn: Connection, ids: set[int] | None) -> None:
         """Replace the given hosts (None: all) with their current rows and instances."""
-        batches: Iterable[list[int] | None] = [None] if ids is None else _chunks(ids)
+        batches: Iterable[list[int] | None] = [None] if ids is None else chunked(ids)
         for batch in batches:
             hq = sa.select(hosts)
             iq = sa.select(instances)
@@ -189,7 +184,7 @@ class Snapshot:
                 self._by_name[rec.name] = hid
 
     def _reload_aggregates(self, conn: Connection, ids: set[int] | None) -> None:
-        batches: Iterable[list[int] | None] = [None] if ids is None else _chunks(ids)
+        batches: Iterable[list[int] | None] = [None] if ids is None else chunked(ids)
         for batch in batches:
             aq = sa.select(aggregates.c.id, aggregates.c.uuid, aggregates.c.name)
             mq = sa.select(aggregate_metadata)
@@ -266,7 +261,7 @@ class Snapshot:
                 attrs["allocation_candidates"] = []
                 attrs["limits"] = {}
                 for name, factory in _OTHER_FACTORIES:
-                    attrs[name] = factory()  # type: ignore[misc]
+                    attrs[name] = factory()
                 hs = new(HostState)
                 hs.__dict__ = attrs
                 out[uuid] = hs

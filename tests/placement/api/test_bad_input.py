@@ -52,12 +52,12 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 from allotment.bench.databases import fresh_database
+from allotment.infra.database import Database
 from allotment.placement.api.app import make_app
 from allotment.placement.config import Config
 from allotment.placement.domain.names import CUSTOM_CLASS_MIN_ID
+from allotment.placement.schema import upgrade
 from allotment.placement.store import tables
-from allotment.placement.store.engine import Store
-from allotment.placement.store.migrate import upgrade
 from tests.conftest import ADMIN, reset
 
 STRICT = os.environ.get("ALLOTMENT_BAD_INPUT_STRICT", "") not in ("", "0")
@@ -238,7 +238,7 @@ class World:
     both views come back identical.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
         self.backend = store.backend
         self.client = self._client()
@@ -379,7 +379,7 @@ class World:
 def world(backend: str) -> Iterator[World]:
     """A database of its own (so no other test module can disturb the seeded state)."""
     with fresh_database(backend) as url:
-        store = Store(url)
+        store = Database(url)
         upgrade(store)
         w = World(store)
         try:
@@ -1581,7 +1581,7 @@ def test_valid_fuzz_bodies_are_valid(world: World) -> None:
 def test_schema_upgrade_on_a_fresh_database(backend: str) -> None:
     """The schema and the standard names install as shipped, twice (the second run is a no-op)."""
     with fresh_database(backend) as url:
-        store = Store(url)
+        store = Database(url)
         try:
             upgrade(store)
             upgrade(store)

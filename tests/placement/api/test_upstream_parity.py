@@ -7,7 +7,7 @@ import httpx
 
 from allotment.placement.api.app import make_app
 from allotment.placement.config import Config
-from allotment.placement.store.engine import Store
+from allotment.infra.database import Database
 
 V = {"openstack-api-version": "placement 1.39"}
 
@@ -98,7 +98,7 @@ def test_set_inventories_key_that_is_no_class_name(api: httpx.Client) -> None:
     assert _gen(api, rp) == 0
 
 
-def test_refusal_for_the_wrong_scope_names_only_the_rule(store: Store) -> None:
+def test_refusal_for_the_wrong_scope_names_only_the_rule(store: Database) -> None:
     """Upstream's detail for a system-scoped token on a project-scoped rule is the bare rule name."""
     config = Config(enforce_new_defaults=True, enforce_scope=True)
     app = make_app(config, store)

@@ -12,19 +12,19 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from allotment.infra.database import Database
 from allotment.placement.api.app import make_app
-from allotment.placement.api.handlers.allocation_candidate import read_model
 from allotment.placement.candidates import model as model_mod
 from allotment.placement.candidates.model import ReadModel
 from allotment.placement.config import Config
+from allotment.placement.domain import changes
 from allotment.placement.domain.common import now
 from allotment.placement.store import tables
-from allotment.placement.store.engine import Store
 from tests.conftest import ADMIN
 
 
 @pytest.fixture
-def app_client(store: Store) -> Iterator[tuple[Any, httpx.Client]]:
+def app_client(store: Database) -> Iterator[tuple[Any, httpx.Client]]:
     app = make_app(Config(), store)
     with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://placement", headers=ADMIN) as c:
         yield app, c
@@ -54,12 +54,12 @@ def vcpu_capacity(body: dict[str, Any], uuid: str) -> int:
     return body["provider_summaries"][uuid]["resources"]["VCPU"]["capacity"]
 
 
-def internal_id(store: Store, uuid: str) -> int:
+def internal_id(store: Database, uuid: str) -> int:
     with store.read() as conn:
         return conn.execute(sa.select(tables.providers.c.id).where(tables.providers.c.uuid == uuid)).scalar_one()
 
 
-def set_total_directly(store: Store, pid: int, total: int, change_id: int | None) -> None:
+def set_total_directly(store: Database, pid: int, total: int, change_id: int | None) -> None:
     """Change a provider's VCPU total behind the API, logging it under an explicit change id."""
 
     def op(conn: sa.Connection) -> None:
@@ -74,7 +74,7 @@ def set_total_directly(store: Store, pid: int, total: int, change_id: int | None
     store.write(op)
 
 
-def max_change(store: Store) -> int:
+def max_change(store: Database) -> int:
     with store.read() as conn:
         return conn.execute(sa.select(sa.func.max(tables.changes.c.id))).scalar() or 0
 
@@ -88,7 +88,7 @@ def test_api_writes_become_visible_incrementally(app_client: tuple[Any, httpx.Cl
     # PostgreSQL and MySQL sequences go on) cannot rule out pruned rows and reloads once.
     provider(c, "z", 1)
     assert candidates(c, "resources=VCPU:2")["allocation_requests"] == []
-    model = read_model(app)
+    model = app.read_model
     assert model.full_loads == 1
     a = provider(c, "a")
     body = candidates(c, "resources=VCPU:2")
@@ -131,11 +131,11 @@ def test_api_writes_become_visible_incrementally(app_client: tuple[Any, httpx.Cl
     assert model.full_loads == 1, "everything above was applied incrementally"
 
 
-def test_refresh_costs_one_query_when_nothing_changed(app_client: tuple[Any, httpx.Client], store: Store) -> None:
+def test_refresh_costs_one_query_when_nothing_changed(app_client: tuple[Any, httpx.Client], store: Database) -> None:
     app, c = app_client
     provider(c, "a")
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -152,7 +152,7 @@ def test_refresh_costs_one_query_when_nothing_changed(app_client: tuple[Any, htt
     assert all("max(placement_changes.id)" in s for s in statements)
 
 
-def test_two_workers_see_each_others_writes(store: Store) -> None:
+def test_two_workers_see_each_others_writes(store: Database) -> None:
     """Two apps over one database stand for two worker processes."""
     app1, app2 = make_app(Config(), store), make_app(Config(), store)
     with (
@@ -179,11 +179,11 @@ def test_two_workers_see_each_others_writes(store: Store) -> None:
 # ---- gaps: ids committed out of order ---------------------------------------------------------------------
 
 
-def test_out_of_order_commit_is_picked_up(app_client: tuple[Any, httpx.Client], store: Store) -> None:
+def test_out_of_order_commit_is_picked_up(app_client: tuple[Any, httpx.Client], store: Database) -> None:
     app, c = app_client
     a, b = provider(c, "a", 4), provider(c, "b", 4)
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
     hwm = max_change(store)
     assert model.hwm == hwm and not model.gaps
     # The transaction holding hwm+2 (provider b) commits first ...
@@ -199,11 +199,11 @@ def test_out_of_order_commit_is_picked_up(app_client: tuple[Any, httpx.Client], 
     assert model.full_loads == 1
 
 
-def test_gap_is_given_up_after_timeout(app_client: tuple[Any, httpx.Client], store: Store, monkeypatch: Any) -> None:
+def test_gap_is_given_up_after_timeout(app_client: tuple[Any, httpx.Client], store: Database, monkeypatch: Any) -> None:
     app, c = app_client
     b = provider(c, "b", 4)
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
     hwm = max_change(store)
     set_total_directly(store, internal_id(store, b), 5, hwm + 2)
     candidates(c)
@@ -215,14 +215,14 @@ def test_gap_is_given_up_after_timeout(app_client: tuple[Any, httpx.Client], sto
     assert not model.gaps
 
 
-def test_real_concurrent_transactions_commit_out_of_order(store: Store, app_client: tuple[Any, httpx.Client]) -> None:
+def test_real_concurrent_transactions_commit_out_of_order(store: Database, app_client: tuple[Any, httpx.Client]) -> None:
     """On PostgreSQL and MySQL ids come from a sequence before commit: a real gap."""
     if store.backend == "sqlite":
         pytest.skip("SQLite serialises writers, so its ids never commit out of order")
     app, c = app_client
     a, b = provider(c, "a", 4), provider(c, "b", 4)
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
     pa, pb = internal_id(store, a), internal_id(store, b)
     slow = store.engine.connect()
     tx = slow.begin()
@@ -243,11 +243,11 @@ def test_real_concurrent_transactions_commit_out_of_order(store: Store, app_clie
 # ---- full reloads ---------------------------------------------------------------------------------------
 
 
-def test_null_change_row_reloads_everything(app_client: tuple[Any, httpx.Client], store: Store) -> None:
+def test_null_change_row_reloads_everything(app_client: tuple[Any, httpx.Client], store: Database) -> None:
     app, c = app_client
     a = provider(c, "a", 4)
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
 
     def op(conn: sa.Connection) -> None:
         conn.execute(tables.inventories.update().values(total=13))
@@ -273,10 +273,10 @@ def test_resource_class_rename_is_a_full_reload(app_client: tuple[Any, httpx.Cli
     )
     assert r.status_code == 200, r.text  # before 1.7, PUT renames a custom class
     assert len(candidates(c, "resources=CUSTOM_NEW:1")["allocation_requests"]) == 1
-    assert read_model(app).full_loads == 2
+    assert app.read_model.full_loads == 2
 
 
-def test_pruned_log_forces_full_reload_of_a_lagging_reader(store: Store) -> None:
+def test_pruned_log_forces_full_reload_of_a_lagging_reader(store: Database) -> None:
     app1, app2 = make_app(Config(), store), make_app(Config(), store)
     with (
         httpx.Client(transport=httpx.WSGITransport(app=app1), base_url="http://p", headers=ADMIN) as c1,
@@ -285,12 +285,11 @@ def test_pruned_log_forces_full_reload_of_a_lagging_reader(store: Store) -> None
         a = provider(c1, "a", 4)
         candidates(c1)
         candidates(c2)
-        lagging = read_model(app2)
+        lagging = app2.read_model
         b = provider(c1, "b", 4)
         provider(c1, "c", 4)
         candidates(c1)
-        model = read_model(app1)
-        deleted = model.prune(keep_age=0, keep_rows=1)
+        deleted = store.write(lambda conn: changes.prune(conn, keep_age=0, keep_rows=1))
         assert deleted > 0
         with store.read() as conn:
             lo, hi = conn.execute(sa.select(sa.func.min(tables.changes.c.id), sa.func.max(tables.changes.c.id))).one()
@@ -302,32 +301,32 @@ def test_pruned_log_forces_full_reload_of_a_lagging_reader(store: Store) -> None
         assert lagging.full_loads == 2
 
 
-def test_prune_keeps_recent_rows(app_client: tuple[Any, httpx.Client], store: Store) -> None:
+def test_prune_keeps_recent_rows(app_client: tuple[Any, httpx.Client], store: Database) -> None:
     app, c = app_client
     provider(c, "a")
     candidates(c)
-    model = read_model(app)
+    model = app.read_model
     before = max_change(store)
-    assert model.prune() == 0  # everything is recent and there are few rows
+    assert store.write(changes.prune) == 0  # everything is recent and there are few rows
 
     def backdate(conn: sa.Connection) -> None:
         conn.execute(tables.changes.update().values(changed_at=now() - dt.timedelta(hours=2)))
 
     store.write(backdate)
-    assert model.prune() > 0
+    assert store.write(changes.prune) > 0
     assert max_change(store) == before, "the newest row survives"
     provider(c, "b")
     assert len(candidates(c)["allocation_requests"]) == 2
     assert model.full_loads == 1
 
 
-def test_emptied_log_reloads(app_client: tuple[Any, httpx.Client], store: Store) -> None:
+def test_emptied_log_reloads(app_client: tuple[Any, httpx.Client], store: Database) -> None:
     app, c = app_client
     provider(c, "a")
     candidates(c)
     store.write(lambda conn: conn.execute(tables.changes.delete()))
     candidates(c)
-    assert read_model(app).full_loads == 2
+    assert app.read_model.full_loads == 2
 
 
 def test_concurrent_requests_and_writes(app_client: tuple[Any, httpx.Client]) -> None:
@@ -370,8 +369,81 @@ def test_concurrent_requests_and_writes(app_client: tuple[Any, httpx.Client]) ->
     assert sum(s["resources"]["VCPU"]["used"] for s in body["provider_summaries"].values()) == 20
     fresh = ReadModel(app.store)
     fresh.refresh()
-    mine = read_model(app)
+    mine = app.read_model
     with mine.lock, fresh.lock:
         assert {p: (r.used, r.generation) for p, r in mine.providers.items()} == {
             p: (r.used, r.generation) for p, r in fresh.providers.items()
         }
+
+
+def _backdate_log(store: Database) -> None:
+    def backdate(conn: sa.Connection) -> None:
+        conn.execute(tables.changes.update().values(changed_at=now() - dt.timedelta(hours=2)))
+
+    store.write(backdate)
+
+
+def test_a_get_never_writes(store: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Make any read-side housekeeping due at once (the attribute is gone where reads never write).
+    monkeypatch.setattr(model_mod, "PRUNE_INTERVAL", 0.0, raising=False)
+    app = make_app(Config(), store)
+    assert isinstance(app.read_model, ReadModel), "the app owns its read model from the start"
+    with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://p", headers=ADMIN) as c:
+        for name in ("a", "b", "c"):
+            provider(c, name)
+        _backdate_log(store)
+        rows_before = max_change(store)
+        writes: list[str] = []
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                writes.append(statement)
+
+        sa.event.listen(store.engine, "before_cursor_execute", record)
+        try:
+            for _ in range(3):
+                candidates(c)
+        finally:
+            sa.event.remove(store.engine, "before_cursor_execute", record)
+    assert writes == []
+    with store.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tables.changes)).scalar() >= 3
+    assert max_change(store) == rows_before
+
+
+def test_writes_prune_the_log(app_client: tuple[Any, httpx.Client], store: Database,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    app, c = app_client
+    for name in ("a", "b", "c"):
+        provider(c, name)
+    _backdate_log(store)
+    monkeypatch.setattr(changes, "PRUNE_EVERY", 1, raising=False)
+    newest = provider(c, "d")
+    with store.read() as conn:
+        remaining = conn.execute(sa.select(tables.changes.c.changed_at)).scalars().all()
+    cutoff = now() - dt.timedelta(hours=1)
+    assert remaining and all(stamp > cutoff for stamp in remaining), "the backdated rows are gone"
+    assert newest in candidates(c)["provider_summaries"]
+
+
+def test_a_prune_step_is_bounded(store: Database) -> None:
+    def fill(conn: sa.Connection) -> None:
+        changes.touch(conn, range(1, 51))
+
+    store.write(fill)
+    _backdate_log(store)
+    assert store.write(lambda conn: changes.prune(conn, limit=20)) == 20
+    assert store.write(lambda conn: changes.prune(conn, limit=20)) == 20
+    assert store.write(lambda conn: changes.prune(conn, limit=20)) == 9, "never the newest row"
+
+
+def test_pruning_is_paced_by_rows_logged_not_by_writes(store: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    # One write that logs many rows counts as many: pruning keeps up with wide writes.
+    store.write(lambda conn: changes.touch(conn, range(1, 6)))
+    _backdate_log(store)
+    monkeypatch.setattr(changes, "PRUNE_EVERY", 50)
+    monkeypatch.setattr(changes, "_logged", 0, raising=False)
+    store.write(lambda conn: changes.touch(conn, range(100, 160)))
+    with store.read() as conn:
+        stamps = conn.execute(sa.select(tables.changes.c.changed_at)).scalars().all()
+    assert len(stamps) == 60 and all(s > now() - dt.timedelta(hours=1) for s in stamps)

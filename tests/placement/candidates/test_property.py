@@ -24,13 +24,13 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from allotment.infra.database import Database
 from allotment.placement.api.app import make_app
-from allotment.placement.candidates import engine as engine_mod
+from allotment.placement.candidates import backtrack as backtrack_mod
 from allotment.placement.candidates.engine import search
-from allotment.placement.candidates.model import Inventory, ProviderRecord, ReadModel
-from allotment.placement.candidates.request import CandidateRequest, RequestGroup
+from allotment.placement.candidates.model import ClassCapacity, ProviderRecord, ReadModel
+from allotment.placement.candidates.request import CandidateGroup, CandidateRequest
 from allotment.placement.config import Config
-from allotment.placement.store.engine import Store
 from tests.conftest import ADMIN, reset
 from tests.placement.candidates.scenarios import (
     CLASSES,
@@ -200,7 +200,7 @@ def build_model(scn: Scenario) -> ReadModel:
     for p in scn.providers:
         rec = ProviderRecord(ids[p.uuid], p.uuid, 0, ids[p.parent] if p.parent else None, ids[root(p.uuid)])
         rec.inv = {
-            rc: Inventory(
+            rc: ClassCapacity(
                 i["total"], i["reserved"], i["min_unit"], i["max_unit"], i["step_size"], i["allocation_ratio"]
             )
             for rc, i in p.inv.items()
@@ -219,7 +219,7 @@ def build_model(scn: Scenario) -> ReadModel:
 def to_request(q: Query) -> CandidateRequest:
     return CandidateRequest(
         groups=[
-            RequestGroup(
+            CandidateGroup(
                 suffix=g.suffix,
                 resources=dict(g.resources),
                 required=[frozenset(a) for a in g.required],
@@ -286,13 +286,13 @@ def test_forward_checking_matches_reference(case: tuple[Scenario, list[Query]]) 
     switched on for every anchor with more than one combination."""
     scn, queries = case
     model = build_model(scn)
-    saved = engine_mod._PRUNE_THRESHOLD
-    engine_mod._PRUNE_THRESHOLD = 2
+    saved = backtrack_mod.PRUNE_THRESHOLD
+    backtrack_mod.PRUNE_THRESHOLD = 2
     try:
         for q in queries:
             assert engine_answer(model, q) == reference(scn, q), q.params()
     finally:
-        engine_mod._PRUNE_THRESHOLD = saved
+        backtrack_mod.PRUNE_THRESHOLD = saved
 
 
 @settings(max_examples=100, deadline=None)
@@ -320,7 +320,7 @@ def test_limit_and_max_candidates_take_a_prefix(case: tuple[Scenario, list[Query
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_api_matches_reference(data: Any, store: Store) -> None:
+def test_api_matches_reference(data: Any, store: Database) -> None:
     d = HypothesisDraw(data.draw)
     scn = gen_scenario(d)
     queries = [gen_query(d, scn) for _ in range(4)]

@@ -289,10 +289,10 @@ def hold_claim_open(db_url: str, consumer: str, project: str, user: str, allocs:
     None)`` or ``("failed", error)``. If the store retries the transaction, the
     holding message comes again.
     """
+    from allotment.infra.database import Database
     from allotment.placement.domain.allocations import ConsumerAllocations, replace_allocations
-    from allotment.placement.store.engine import Store
 
-    store = Store(db_url, pool_size=1)
+    store = Database(db_url, pool_size=1)
 
     def fn(conn: Any) -> None:
         request = ConsumerAllocations(uuid=consumer, project_id=project, user_id=user, allocations=allocs,

@@ -32,8 +32,8 @@ import sqlalchemy as sa
 
 from allotment.bench.databases import BACKENDS, admin_url, fresh_database
 from allotment.bench.servers import RunningServer, allotment_server
+from allotment.infra.database import Database
 from allotment.placement.store import tables
-from allotment.placement.store.engine import Store
 from tests.conftest import require_backend
 from tests.placement.concurrency._support import (
     HEADERS,
@@ -102,7 +102,7 @@ def assert_nothing_from(api: httpx.Client, db_url: str, consumer: str, project: 
     r = api.get("/usages", params={"project_id": project})
     assert r.status_code == 200, r.text
     assert nonzero(r.json()["usages"]) == {}, f"usages of the dead writer's project: {r.text}"
-    store = Store(db_url, pool_size=1)
+    store = Database(db_url, pool_size=1)
     try:
         with store.read() as conn:
             left = {

@@ -36,11 +36,11 @@ def test_version_table_is_our_own_and_upgrade_is_idempotent(registry_db: Databas
 
 
 def test_shares_a_database_with_placement(backend: str) -> None:
-    from allotment.placement.store.engine import Store
-    from allotment.placement.store.migrate import upgrade as placement_upgrade
+    from allotment.infra.database import Database
+    from allotment.placement.schema import upgrade as placement_upgrade
 
     with fresh_database(backend) as url:
-        store = Store(url)
+        store = Database(url)
         placement_upgrade(store)
         store.dispose()
         with Registry.open(url) as reg:

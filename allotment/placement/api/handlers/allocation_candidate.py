@@ -8,40 +8,25 @@ provider uuid to ``resources`` (capacity and used of the requested classes; of
 every class from 1.27), ``traits`` from 1.17 and ``parent_provider_uuid`` /
 ``root_provider_uuid`` from 1.29. last-modified and cache-control from 1.15.
 
-The answer comes from the worker's in-memory read model (one per app, created on
-first use and refreshed from the change log before every query).
+The answer comes from the worker's in-memory read model (owned by the app, so one
+per worker process, and refreshed from the change log before every query).
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import orjson
 
+from allotment.placement.api.candidates_query import parse_request
 from allotment.placement.api.http import HTTPError, Request, Response
 from allotment.placement.api.util import handler, set_last_modified
-from allotment.placement.candidates.engine import NoSuchResourceClass, NoSuchTrait, SearchResult, search
+from allotment.placement.candidates.engine import SearchResult, search
+from allotment.placement.candidates.errors import NoSuchResourceClass, NoSuchTrait
 from allotment.placement.candidates.model import ProviderRecord, ReadModel
-from allotment.placement.candidates.request import CandidateRequest, parse_request
+from allotment.placement.candidates.request import CandidateRequest
 
 POLICY = "placement:allocation_candidates:list"
-
-_MODEL_ATTR = "candidates_model"
-_model_lock = threading.Lock()
-
-
-def read_model(app: Any) -> ReadModel:
-    """The app's read model, created on first use (one per app, so one per worker process)."""
-    model = getattr(app, _MODEL_ATTR, None)
-    if model is None:
-        with _model_lock:
-            model = getattr(app, _MODEL_ATTR, None)
-            if model is None:
-                model = ReadModel(app.store)
-                setattr(app, _MODEL_ATTR, model)
-    return model
-
 
 def _summary(
     model: ReadModel, rec: ProviderRecord, requested: frozenset[str] | None, traits: bool, nested: bool
@@ -155,7 +140,7 @@ def _body(req: Request, model: ReadModel, creq: CandidateRequest, result: Search
 def list_allocation_candidates(req: Request) -> Response:
     req.context.can(POLICY)
     creq = parse_request(req)
-    model = read_model(req.app)
+    model: ReadModel = req.app.read_model
     model.refresh()
     known_classes = model.existing_classes(creq.requested_classes())
     trait_names = set(creq.root_required) | set(creq.root_forbidden)

@@ -6,8 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from allotment.placement import errors
-from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.handlers.resource_provider import provider_url
+from allotment.placement.api.http import HTTPError, Request, Response, json_response
 from allotment.placement.api.schemas import inventory as schema
 from allotment.placement.api.util import (
     empty,
@@ -20,21 +20,22 @@ from allotment.placement.api.util import (
 )
 from allotment.placement.domain import inventories, providers
 from allotment.placement.domain.exceptions import Conflict
-from allotment.placement.domain.inventories import DEFAULTS, Inventory
-from allotment.placement.domain.providers import Provider, on_copy as _on_copy
+from allotment.placement.domain.inventories import DEFAULTS, ProviderInventory
+from allotment.placement.domain.providers import Provider
+from allotment.placement.domain.providers import on_copy as _on_copy
 
 POLICY = "placement:resource_providers:inventories:%s"
 
 
-def inventory_from_body(resource_class: str, data: dict[str, Any]) -> Inventory:
-    """An Inventory from a request body, with the defaults for fields left out."""
+def inventory_from_body(resource_class: str, data: dict[str, Any]) -> ProviderInventory:
+    """A ProviderInventory from a request body, with the defaults for fields left out."""
     values = {**DEFAULTS, **data}
     values.pop("resource_provider_generation", None)
     values.pop("resource_class", None)
-    return Inventory(resource_class=resource_class, **values)
+    return ProviderInventory(resource_class=resource_class, **values)
 
 
-def _one(req: Request, provider: Provider, inv: Inventory, status: int = 200) -> Response:
+def _one(req: Request, provider: Provider, inv: ProviderInventory, status: int = 200) -> Response:
     body = inv.as_dict()
     if provider.generation:
         body["resource_provider_generation"] = provider.generation
@@ -42,7 +43,7 @@ def _one(req: Request, provider: Provider, inv: Inventory, status: int = 200) ->
     return set_last_modified(req, resp, latest(inv.updated_at, inv.created_at))
 
 
-def _all(req: Request, provider: Provider, invs: list[Inventory]) -> Response:
+def _all(req: Request, provider: Provider, invs: list[ProviderInventory]) -> Response:
     body = {
         "resource_provider_generation": provider.generation,
         "inventories": {i.resource_class: i.as_dict() for i in invs},

@@ -1,13 +1,14 @@
 """Schemas for allocations: PUT /allocations/{consumer} and POST /allocations, per microversion."""
 
 from copy import deepcopy
+from typing import Any
 
 from allotment.placement.api.schemas.common import CONSUMER_TYPE_PATTERN, RC_PATTERN
 
 _UUID_KEY = "^[0-9a-fA-F-]{36}$"
 _GROUP_SUFFIX = "[a-zA-Z0-9_-]{1,64}"
-_ID = {"type": "string", "minLength": 1, "maxLength": 255}
-_RESOURCES = {
+_ID: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 255}
+_RESOURCES: dict[str, Any] = {
     "type": "object",
     "minProperties": 1,
     "patternProperties": {RC_PATTERN: {"type": "integer", "minimum": 1}},
@@ -15,7 +16,7 @@ _RESOURCES = {
 }
 
 # 1.0: a list of {resource_provider: {uuid}, resources}.
-PUT_ALLOCATIONS_1_0 = {
+PUT_ALLOCATIONS_1_0: dict[str, Any] = {
     "type": "object",
     "properties": {
         "allocations": {
@@ -47,7 +48,7 @@ PUT_ALLOCATIONS_1_8["properties"]["user_id"] = _ID
 PUT_ALLOCATIONS_1_8["required"] += ["project_id", "user_id"]
 
 # 1.12: a dict keyed by provider uuid, as GET returns it.
-PUT_ALLOCATIONS_1_12 = {
+PUT_ALLOCATIONS_1_12: dict[str, Any] = {
     "type": "object",
     "properties": {
         "allocations": {
@@ -74,7 +75,7 @@ PUT_ALLOCATIONS_1_12 = {
 DELETABLE_ALLOCATIONS = deepcopy(PUT_ALLOCATIONS_1_12)
 DELETABLE_ALLOCATIONS["properties"]["allocations"]["minProperties"] = 0
 
-POST_ALLOCATIONS_1_13 = {
+POST_ALLOCATIONS_1_13: dict[str, Any] = {
     "type": "object",
     "minProperties": 1,
     "additionalProperties": False,
@@ -87,7 +88,7 @@ PUT_ALLOCATIONS_1_28["required"].append("consumer_generation")
 POST_ALLOCATIONS_1_28 = deepcopy(POST_ALLOCATIONS_1_13)
 POST_ALLOCATIONS_1_28["patternProperties"] = {_UUID_KEY: PUT_ALLOCATIONS_1_28}
 
-_MAPPINGS = {
+_MAPPINGS: dict[str, Any] = {
     "type": "object",
     "minProperties": 1,
     "patternProperties": {

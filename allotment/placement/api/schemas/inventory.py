@@ -1,6 +1,7 @@
 """Schemas for provider inventories."""
 
 from copy import deepcopy
+from typing import Any
 
 from allotment.placement.api.schemas.common import RC_PATTERN
 from allotment.placement.domain.common import MAX_INT, SQL_SP_FLOAT_MAX
@@ -10,7 +11,7 @@ def _count(minimum: int) -> dict[str, object]:
     return {"type": "integer", "maximum": MAX_INT, "minimum": minimum}
 
 
-INVENTORY = {
+INVENTORY: dict[str, Any] = {
     "type": "object",
     "properties": {
         "resource_provider_generation": {"type": "integer"},
@@ -32,7 +33,7 @@ POST_INVENTORY["required"] = ["total", "resource_class"]
 INVENTORY_RECORD = deepcopy(INVENTORY)
 INVENTORY_RECORD["required"] = ["total"]
 
-PUT_INVENTORIES = {
+PUT_INVENTORIES: dict[str, Any] = {
     "type": "object",
     "properties": {
         "resource_provider_generation": {"type": "integer"},
@@ -51,4 +52,4 @@ PUT_INVENTORIES = {
 # For PUT /inventories: records under keys that are no class name are left to the handler,
 # which checks them after the generation, as upstream reaches them only then.
 PUT_INVENTORIES_KEYS_UNCHECKED = deepcopy(PUT_INVENTORIES)
-PUT_INVENTORIES_KEYS_UNCHECKED["properties"]["inventories"]["additionalProperties"] = True  # type: ignore[index]
+PUT_INVENTORIES_KEYS_UNCHECKED["properties"]["inventories"]["additionalProperties"] = True

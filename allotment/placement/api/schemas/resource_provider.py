@@ -1,10 +1,11 @@
 """Schemas for /resource_providers."""
 
 from copy import deepcopy
+from typing import Any
 
 from allotment.placement.api.schemas.common import NULLABLE_UUID, UUID
 
-POST_PROVIDER = {
+POST_PROVIDER: dict[str, Any] = {
     "type": "object",
     "properties": {"name": {"type": "string", "maxLength": 200}, "uuid": UUID},
     "required": ["name"],
@@ -18,7 +19,7 @@ POST_PROVIDER_1_14["properties"]["parent_provider_uuid"] = NULLABLE_UUID
 PUT_PROVIDER_1_14 = deepcopy(POST_PROVIDER_1_14)
 del PUT_PROVIDER_1_14["properties"]["uuid"]
 
-LIST_PROVIDERS_1_0 = {
+LIST_PROVIDERS_1_0: dict[str, Any] = {
     "type": "object",
     "properties": {"name": {"type": "string"}, "uuid": UUID},
     "additionalProperties": False,

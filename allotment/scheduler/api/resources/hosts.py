@@ -7,12 +7,12 @@ from collections.abc import Callable
 import falcon
 
 from allotment.scheduler.api import schemas
-from allotment.scheduler.api.errors import ApiError
 from allotment.scheduler.api.media import host_name, read_json, write_json
 from allotment.scheduler.api.serialize import host_json
+from allotment.scheduler.errors import PlacementSyncError, ProviderNotFound
 from allotment.scheduler.registry import NotFound, Registry
 from allotment.scheduler.registry.common import UNSET
-from allotment.scheduler.registry.placement_sync import PlacementSync, PlacementSyncError, ProviderNotFound
+from allotment.scheduler.registry.placement_sync import PlacementSync
 
 
 def sync_placement(sync: PlacementSync | None, call: Callable[[PlacementSync], object], done: str, name: str) -> None:
@@ -29,10 +29,10 @@ def sync_placement(sync: PlacementSync | None, call: Callable[[PlacementSync], o
     except NotFound:
         return  # the host was deleted meanwhile: nothing left to keep in step
     except PlacementSyncError as exc:
-        raise ApiError(502, f"{done} in the registry, and that change stays, but placement was not updated: "
-                            f"{exc.detail}. Once placement is fixed, repair it with 'allotment host sync {name}' "
-                            "(and --placement-url or --placement-db).",
-                       "scheduler.placement_sync_failed") from exc
+        raise PlacementSyncError(
+            f"{done} in the registry, and that change stays, but placement was not updated: {exc.detail}. Once "
+            f"placement is fixed, repair it with 'allotment host sync {name}' (and --placement-url or "
+            "--placement-db).") from exc
 
 
 class HostCollection:

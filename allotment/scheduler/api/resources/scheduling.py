@@ -23,11 +23,9 @@ import httpx
 from allotment.client import PlacementError
 from allotment.scheduler.api.errors import ApiError
 from allotment.scheduler.api.media import read_json, uuid_param, write_json
-from allotment.scheduler.filters.errors import FilterError
-from allotment.scheduler.manager import Scheduler
-from allotment.scheduler.migrations import MigrationNotFound, MoveError
-from allotment.scheduler.selection import ConsumerInUse, NoValidHost
-from allotment.scheduler.spec import InvalidRequestSpec, RequestSpec
+from allotment.scheduler.errors import PLACEMENT_FAILED, PLACEMENT_UNREACHABLE, InvalidRequestSpec
+from allotment.scheduler.service import Scheduler
+from allotment.scheduler.spec import RequestSpec
 
 __all__ = ["routes"]
 
@@ -54,30 +52,21 @@ FINISH = {
 
 @contextlib.contextmanager
 def _answers() -> Iterator[None]:
-    """The scheduler's exceptions as API errors (registry errors have their own handler)."""
+    """Placement failing, as API errors (the scheduler's own exceptions have their handler in ``api.errors``)."""
     try:
         yield
-    except (InvalidRequestSpec, FilterError) as exc:
-        raise ApiError(400, str(exc), "scheduler.invalid_request_spec") from None
-    except NoValidHost as exc:
-        raise ApiError(409, str(exc), "scheduler.no_valid_host") from None
-    except ConsumerInUse as exc:
-        raise ApiError(409, str(exc), "scheduler.instance_in_use") from None
-    except MigrationNotFound as exc:
-        raise ApiError(404, str(exc), "scheduler.migration_not_found") from None
-    except MoveError as exc:
-        raise ApiError(409, str(exc), "scheduler.migration_conflict") from None
     except PlacementError as exc:
-        raise ApiError(502, f"placement answered {exc}", "scheduler.placement_error") from None
+        raise ApiError(PLACEMENT_FAILED.status, f"placement answered {exc}", PLACEMENT_FAILED.code) from None
     except httpx.HTTPError as exc:
-        raise ApiError(503, f"placement could not be reached: {exc}", "scheduler.placement_unavailable") from None
+        raise ApiError(PLACEMENT_UNREACHABLE.status, f"placement could not be reached: {exc}",
+                       PLACEMENT_UNREACHABLE.code) from None
 
 
 def _spec(data: Any) -> RequestSpec:
     try:
         return RequestSpec.from_dict(data)
     except InvalidRequestSpec as exc:
-        raise ApiError(400, f"request_spec: {exc}", "scheduler.invalid_request_spec") from None
+        raise InvalidRequestSpec(f"request_spec: {exc}") from None
 
 
 class SelectDestinations:

@@ -7,8 +7,7 @@ are ours: autogenerate ignores the rest of a database shared with placement.
 
 from __future__ import annotations
 
-from alembic import context
-
+from allotment.infra.migrate import run_environment
 from allotment.scheduler.registry.tables import metadata
 
 VERSION_TABLE = "sched_alembic_version"
@@ -18,21 +17,4 @@ def _ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to
     return type_ != "table" or bool(name and name.startswith("sched_"))
 
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    from sqlalchemy import create_engine
-
-    from allotment.scheduler.registry.engine import normalize_url
-
-    url = context.get_x_argument(as_dictionary=True).get("url") or context.config.get_main_option("sqlalchemy.url")
-    connection = create_engine(normalize_url(str(url))).connect()
-
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    include_object=_ours,
-    render_as_batch=True,
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_environment(metadata, version_table=VERSION_TABLE, include_object=_ours)

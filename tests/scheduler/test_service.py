@@ -8,6 +8,7 @@ that loses a race to another writer; nested hosts offering a second candidate.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuidlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 import pytest
 
 from allotment.client import Inventory, PlacementClient, PlacementError
-from allotment.scheduler.claims import allocation_body
-from allotment.scheduler.manager import ConsumerInUse, NoValidHost
+from allotment.scheduler.claims import as_allocations
+from allotment.scheduler.errors import ConsumerInUse, NoValidHost
 from allotment.scheduler.selection import TIMING_KEYS
-from allotment.scheduler.spec import InvalidRequestSpec, ServerGroup
+from allotment.scheduler.spec import InvalidRequestSpec, RequestSpec, ServerGroup
 from tests.scheduler.fleet import PROJECT, USER, Fleet, boot_spec, flavor, open_fleet
 
 
@@ -30,8 +31,8 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def claim_directly(placement: PlacementClient, consumer: str, allocations: dict[str, Any]) -> None:
-    body = allocation_body(allocations, project_id=PROJECT, user_id=USER, consumer_type="INSTANCE")
-    placement.request("PUT", f"/allocations/{consumer}", json=body, microversion="1.39")
+    placement.put_allocations(consumer, as_allocations(allocations, project_id=PROJECT, user_id=USER,
+                                                       consumer_type="INSTANCE"))
 
 
 def assert_nothing_left(fleet: Fleet) -> None:
@@ -313,12 +314,10 @@ def test_a_forced_host_skips_the_filters_and_an_unknown_one_is_no_valid_host(fle
 
 def test_bad_specs_are_refused_before_anything_is_claimed(fleet: Fleet) -> None:
     fleet.add_hosts(2)
-    spec = boot_spec()
-    spec.num_instances = 0
+    spec = dataclasses.replace(boot_spec(), num_instances=0)
     with pytest.raises(InvalidRequestSpec):
         fleet.scheduler().select_destinations(spec)
-    spec = boot_spec()
-    spec.project_id = ""
+    spec = dataclasses.replace(boot_spec(), project_id="")
     with pytest.raises(InvalidRequestSpec, match="project_id"):
         fleet.scheduler().select_destinations(spec)
     with pytest.raises(InvalidRequestSpec):
@@ -347,3 +346,50 @@ def test_a_claim_that_loses_the_race_moves_on_without_overcommit(fleet: Fleet) -
     assert fleet.usages("best") == {"VCPU": 4}
     assert fleet.allocations(rival) == {fleet.roots["best"]: {"VCPU": 4}}
     assert fleet.over_capacity() == []
+
+
+# ---- the spec is read only ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CountingSpec(RequestSpec):
+    """A RequestSpec that counts how often it is validated."""
+
+    def validate(self) -> None:
+        VALIDATIONS.append(self.num_instances)
+        super().validate()
+
+
+VALIDATIONS: list[int] = []
+
+
+def test_a_spec_cannot_be_changed_once_built() -> None:
+    spec = boot_spec()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.num_instances = 2  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.flavor.vcpus = 64  # type: ignore[misc]
+
+
+def test_a_spec_is_validated_once_per_request(fleet: Fleet) -> None:
+    fleet.add_hosts(3)
+    group = fleet.add_group("anti-affinity")
+    VALIDATIONS.clear()
+    spec = CountingSpec.from_flavor(flavor(), project_id=PROJECT, user_id=USER, num_instances=2, server_group=group)
+    assert VALIDATIONS == [2]  # built validated
+    scheduler = fleet.scheduler()
+    result = scheduler.select_destinations(spec)
+    assert VALIDATIONS == [2]
+    assert len(set(result.hosts)) == 2
+    # A spec put together field by field is validated on first use, and only then.
+    VALIDATIONS.clear()
+    raw = CountingSpec(flavor=flavor(), project_id=PROJECT, user_id=USER)
+    scheduler.select_destinations(raw)
+    scheduler.select_destinations(raw)
+    assert VALIDATIONS == [1]
+    # A move: once, for the spec it is given.
+    VALIDATIONS.clear()
+    moving = CountingSpec.from_flavor(flavor(), project_id=PROJECT, user_id=USER,
+                                      instance_uuids=[result.instance_uuids[0]])
+    scheduler.schedule_move(moving, migration_uuid=str(uuidlib.uuid4()))
+    assert VALIDATIONS == [1]

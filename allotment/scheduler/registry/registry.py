@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from allotment.scheduler.errors import Conflict, GroupPolicyViolation, NotFound
 from allotment.scheduler.host_state import AggregateInfo, HostState
 from allotment.scheduler.registry import aggregates as agg_ops
 from allotment.scheduler.registry import changes
@@ -23,7 +24,6 @@ from allotment.scheduler.registry import hosts as host_ops
 from allotment.scheduler.registry import instances as instance_ops
 from allotment.scheduler.registry.common import UNSET, now
 from allotment.scheduler.registry.engine import Database
-from allotment.scheduler.registry.errors import Conflict, NotFound
 from allotment.scheduler.registry.migrate import upgrade
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
 from allotment.scheduler.registry.snapshot import Snapshot
@@ -174,6 +174,47 @@ class Registry:
 
     def remove_group_member(self, group_uuid: str, instance_uuid: str) -> None:
         self._write(lambda c: group_ops.remove_member(c, group_uuid, instance_uuid))
+
+    # ---- moves ---------------------------------------------------------------------------
+
+    def hold_group_for_move(self, group_uuid: str, instance_uuid: str, migration_uuid: str, dest: str,
+                            source: str | None) -> None:
+        """Point the instance's membership at ``dest`` (policy checked) and hold ``source`` with the migration uuid.
+
+        While a move is open, the placeholder keeps other members off the source so that a
+        revert can still bring the instance back. Raises GroupPolicyViolation (nothing
+        changed) when ``dest`` would break the policy.
+        """
+
+        def op(conn: Connection) -> None:
+            group_ops.place_member(conn, group_uuid, instance_uuid, dest)
+            if source is not None and source != dest:
+                try:
+                    group_ops.place_member(conn, group_uuid, migration_uuid, source)
+                except GroupPolicyViolation:
+                    # The source was already full without this instance (it was not counted
+                    # there): nothing to hold for a revert. place_member checks before it writes.
+                    pass
+
+        self._write(op)
+
+    def finish_move(self, instance_uuid: str, migration_uuid: str, host: str) -> None:
+        """Confirm or revert: drop the migration's placeholder, put the instance and its membership on ``host``.
+
+        One transaction: the placeholder held ``host`` for a revert, so the membership moving
+        back cannot be refused; on confirm the membership is already there.
+        """
+
+        def op(conn: Connection) -> None:
+            held_by = group_ops.group_of(conn, migration_uuid)
+            if held_by is not None:
+                group_ops.remove_member(conn, held_by, migration_uuid)
+            group = group_ops.group_of(conn, instance_uuid)
+            if group is not None:
+                group_ops.place_member(conn, group, instance_uuid, host)
+            instance_ops.record(conn, instance_uuid, host, {"task_state": None})
+
+        self._write(op)
 
     # ---- instances -----------------------------------------------------------------------
 

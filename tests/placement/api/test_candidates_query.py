@@ -6,8 +6,9 @@ import pytest
 
 from allotment.placement import errors
 from allotment.placement.api import microversion
+from allotment.placement.api.candidates_query import parse_request
 from allotment.placement.api.http import ENV_MICROVERSION, HTTPError, Request
-from allotment.placement.candidates.request import CandidateRequest, parse_request
+from allotment.placement.candidates.request import CandidateRequest
 
 AGG1 = "14a5c8a3-5a99-4e8f-88be-00d85fcb1c17"
 AGG2 = "66d98e7c-3c25-485d-a0dc-1cea651884de"

@@ -1,4 +1,4 @@
-"""RegistryClient over the in-process app (direct) and over real HTTP; errors are the registry's own."""
+"""SchedulerClient over the in-process app (direct) and over real HTTP; errors are the registry's own."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 
 from allotment.scheduler.api.app import create_app
+from allotment.scheduler.client import SchedulerClient, connect, direct
 from allotment.scheduler.registry import Conflict, GroupPolicyViolation, InvalidInput, NotFound, Registry
-from allotment.scheduler.registry.client import RegistryClient, connect, direct
 from tests.scheduler.registry.conftest import new_uuid
 
 
@@ -25,7 +25,7 @@ def db_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(params=["direct", "http"])
-def client(request: pytest.FixtureRequest, db_url: str) -> Iterator[RegistryClient]:
+def client(request: pytest.FixtureRequest, db_url: str) -> Iterator[SchedulerClient]:
     if request.param == "direct":
         with direct(db_url) as c:
             yield c
@@ -43,7 +43,7 @@ def client(request: pytest.FixtureRequest, db_url: str) -> Iterator[RegistryClie
         registry.close()
 
 
-def test_round_trip_of_every_kind(client: RegistryClient, db_url: str) -> None:
+def test_round_trip_of_every_kind(client: SchedulerClient, db_url: str) -> None:
     rp = new_uuid()
     host, created = client.register_host("c1", rp, {"supported_instances": [["x86_64", "qemu", "hvm"]],
                                                     "stats": {"a": "b"}})
@@ -84,7 +84,7 @@ def test_round_trip_of_every_kind(client: RegistryClient, db_url: str) -> None:
         assert reg.list_hosts() == [] and reg.list_groups() == [] and reg.list_instances() == []
 
 
-def test_errors_are_the_registry_exceptions(client: RegistryClient) -> None:
+def test_errors_are_the_registry_exceptions(client: SchedulerClient) -> None:
     with pytest.raises(NotFound) as nf:
         client.get_host("ghost")
     assert nf.value.code == "scheduler.host.not_found" and "ghost" in nf.value.detail

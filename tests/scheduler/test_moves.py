@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from allotment.scheduler.manager import NoValidHost, Scheduler
-from allotment.scheduler.migrations import MigrationNotFound, MoveError
+from allotment.scheduler.errors import GroupPolicyViolation, MigrationNotFound, MoveError, NoValidHost
+from allotment.scheduler.service import Scheduler
 from allotment.scheduler.spec import InvalidRequestSpec
 from tests.scheduler.fleet import Fleet, add_ram_graded_hosts, boot_spec, flavor, open_fleet
 
@@ -192,3 +192,23 @@ def test_moves_that_cannot_start_change_nothing(fleet: Fleet) -> None:
         scheduler.revert_move(instance, str(uuidlib.uuid4()))
     assert fleet.allocations(instance) == source
     assert fleet.over_capacity() == []
+
+
+def test_the_registry_holds_and_settles_a_moves_group_membership(fleet: Fleet) -> None:
+    group = fleet.add_group("anti-affinity")
+    instance, migration, other = (str(uuidlib.uuid4()) for _ in range(3))
+    fleet.registry.record_instance(instance, "a", flavor_name="small")
+    fleet.registry.add_group_member(group.uuid, instance, "a")
+
+    fleet.registry.hold_group_for_move(group.uuid, instance, migration, "b", "a")
+    assert fleet.registry.get_group(group.uuid).members == {instance: "b", migration: "a"}
+    with pytest.raises(GroupPolicyViolation):  # the source is held for a revert
+        fleet.registry.add_group_member(group.uuid, other, "a")
+    with pytest.raises(GroupPolicyViolation):  # the destination is checked: nothing changes
+        fleet.registry.hold_group_for_move(group.uuid, other, str(uuidlib.uuid4()), "b", None)
+    assert fleet.registry.get_group(group.uuid).members == {instance: "b", migration: "a"}
+
+    fleet.registry.finish_move(instance, migration, "a")  # revert
+    assert fleet.registry.get_group(group.uuid).members == {instance: "a"}
+    settled = fleet.registry.get_instance(instance)
+    assert (settled.host, settled.task_state) == ("a", None)

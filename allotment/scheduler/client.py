@@ -1,9 +1,11 @@
-"""A client for the scheduler registry API, over HTTP or in-process.
+"""A client for the scheduler service's API (registry and scheduling), over HTTP or in-process.
 
 Same pattern as ``allotment.client``: one httpx client stack, with an HTTP transport
 (``connect``) or httpx's WSGITransport around the complete scheduler app (``direct``).
-Errors raise the registry's own exceptions (NotFound, Conflict, GroupPolicyViolation,
-InvalidInput), so code runs the same against ``Registry`` and this client::
+Errors raise the scheduler's own exceptions, by the answer's code through
+``allotment.scheduler.errors.from_answer`` (NotFound, Conflict, GroupPolicyViolation,
+InvalidInput, NoValidHost, InvalidRequestSpec, ...), so code runs the same against
+``Registry`` and this client::
 
     with direct("sqlite:///./allotment.sqlite") as client:
         client.register_host("compute1", provider_uuid, {"hypervisor_type": "QEMU"})
@@ -19,35 +21,22 @@ from typing import Any
 
 import httpx
 
-from allotment.scheduler.registry.errors import Conflict, GroupPolicyViolation, InvalidInput, NotFound, RegistryError
+from allotment.scheduler.errors import SchedulerError, ServerError, from_answer
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
 
-__all__ = ["RegistryClient", "ServerError", "connect", "direct"]
+__all__ = ["SchedulerClient", "ServerError", "connect", "direct"]
 
 _UNSET: Any = object()
 
 
-class ServerError(RegistryError):
-    """The service answered 5xx (or something that is not an API error)."""
-
-    def __init__(self, status: int, detail: str, code: str | None = None) -> None:
-        super().__init__(f"{status}: {detail}", code)
-        self.status = status
-
-
-def _error(resp: httpx.Response) -> RegistryError:
+def _error(resp: httpx.Response) -> SchedulerError:
     detail, code = resp.text[:500], None
     try:
         first = resp.json()["errors"][0]
         detail, code = str(first.get("detail", "")), first.get("code")
     except (ValueError, KeyError, IndexError, TypeError):
         pass
-    if code == GroupPolicyViolation.code:
-        return GroupPolicyViolation(detail)
-    cls = {404: NotFound, 409: Conflict, 400: InvalidInput, 413: InvalidInput, 415: InvalidInput}.get(resp.status_code)
-    if cls is None:
-        return ServerError(resp.status_code, detail, code)
-    return cls(detail, code)
+    return from_answer(resp.status_code, code, detail)
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -82,8 +71,8 @@ def _seg(value: str) -> str:
     return urllib.parse.quote(value, safe="")
 
 
-class RegistryClient:
-    """Every registry call of the scheduler API as a method."""
+class SchedulerClient:
+    """Every call of the scheduler API as a method: the registry's, and scheduling."""
 
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
@@ -91,14 +80,14 @@ class RegistryClient:
     def close(self) -> None:
         self.http.close()
 
-    def __enter__(self) -> RegistryClient:
+    def __enter__(self) -> SchedulerClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None) -> Any:
-        """One call: the decoded JSON body (None when empty), or a registry error."""
+        """One call: the decoded JSON body (None when empty), or the scheduler's exception for the error."""
         resp = self.http.request(method, path, json=json, params=params)
         if resp.status_code >= 400:
             raise _error(resp)
@@ -109,6 +98,13 @@ class RegistryClient:
         if resp.status_code >= 400:
             raise _error(resp)
         return resp.json(), resp.status_code == 201
+
+    # ---- scheduling ----------------------------------------------------------------------
+
+    def select_destinations(self, request_spec: Mapping[str, Any], *, return_alternates: bool = True) -> Any:
+        """POST /select_destinations: the result as ``ScheduleResult.to_dict()`` gives it."""
+        body = {"request_spec": dict(request_spec), "return_alternates": return_alternates}
+        return self.request("POST", "/select_destinations", json=body)
 
     # ---- hosts ---------------------------------------------------------------------------
 
@@ -223,24 +219,24 @@ class RegistryClient:
         self.request("DELETE", f"/instances/{_seg(uuid)}")
 
 
-def connect(url: str, *, timeout: float = 30.0, retries: int = 3) -> RegistryClient:
+def connect(url: str, *, timeout: float = 30.0, retries: int = 3) -> SchedulerClient:
     """A client for a scheduler API at ``url`` (keep-alive; connection errors retried ``retries`` times)."""
     http = httpx.Client(base_url=url.rstrip("/"), headers={"accept": "application/json"}, timeout=timeout,
                         transport=httpx.HTTPTransport(retries=retries))
-    return RegistryClient(http)
+    return SchedulerClient(http)
 
 
 @contextlib.contextmanager
-def direct(db_url: str, *, service_down_time: float = 60) -> Iterator[RegistryClient]:
+def direct(db_url: str, *, service_down_time: float = 60) -> Iterator[SchedulerClient]:
     """The complete scheduler API in-process over ``db_url`` (schema created or upgraded first)."""
     from allotment.scheduler.api.app import create_app
-    from allotment.scheduler.registry.store import Registry
+    from allotment.scheduler.registry import Registry
 
     registry = Registry.open(db_url, service_down_time=service_down_time)
     try:
         http = httpx.Client(base_url="http://scheduler.direct", transport=httpx.WSGITransport(app=create_app(registry)),
                             headers={"accept": "application/json"})
-        with RegistryClient(http) as client:
+        with SchedulerClient(http) as client:
             yield client
     finally:
         registry.close()

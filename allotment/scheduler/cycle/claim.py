@@ -1,0 +1,133 @@
+"""Phase 5, claim and rollback: claim in placement on the first host that takes the instance, record it, undo all.
+
+A hard server group policy is made to hold across scheduler processes by the registry:
+after the claim the member is added under the group's lock, and a refusal drops the claim
+and moves on. ``undo`` removes every claim, membership and record the request made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from allotment.client import BadRequest, Conflict, NotFound
+from allotment.scheduler.claims import claim, delete_claim, is_consumer_conflict
+from allotment.scheduler.cycle.state import Context, CycleState, Move, Placed
+from allotment.scheduler.errors import ConsumerInUse, GroupPolicyViolation, InvalidInput
+from allotment.scheduler.host_state import HostState, InstanceInfo
+from allotment.scheduler.moves import MOVING_TASK_STATE
+from allotment.scheduler.placement_query import apply_mappings
+
+__all__ = ["claim_first", "consume", "mark_moving", "undo"]
+
+LOG = logging.getLogger(__name__)
+
+# Claims tried on one host before moving on: a nested host may fit through another candidate
+# (the other NUMA node), but a host that refused three is full for us.
+_CLAIMS_PER_HOST = 3
+
+
+def claim_first(ctx: Context, state: CycleState, index: int, ordered: Sequence[HostState]) -> Placed | None:
+    """Claim on the first host that takes instance ``index``; the claim is in ``state.placed`` before anything else."""
+    for host in ordered:
+        if host.uuid in state.refused:
+            continue
+        chosen = _claim_on(ctx, state, state.instance_uuids[index], host)
+        if chosen is not None:
+            return chosen
+        state.refused.add(host.uuid)
+    return None
+
+
+def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -> Placed | None:
+    spec = state.spec
+    tries = 0
+    for request in host.allocation_candidates:
+        if tries == _CLAIMS_PER_HOST:
+            break
+        if not state.ledger.fits(request):
+            continue  # used up by an earlier instance of this request
+        tries += 1
+        try:
+            claim(ctx.placement, instance, request, project_id=spec.project_id, user_id=spec.user_id)
+        except Conflict as exc:
+            if is_consumer_conflict(exc):
+                raise ConsumerInUse(
+                    f"instance {instance} already holds allocations in placement; a move goes through "
+                    "schedule_move") from None
+            LOG.debug("claim for %s on %s lost a race: %s", instance, host.host, exc.detail)
+            continue
+        except (BadRequest, NotFound) as exc:
+            # A provider or class of the candidate was deleted since the query.
+            LOG.info("claim for %s on %s refused, candidate stale: %s", instance, host.host, exc.detail)
+            continue
+        chosen = Placed(instance, host, request)
+        state.placed.append(chosen)
+        try:
+            _join_group(ctx, state, chosen)
+        except GroupPolicyViolation as exc:
+            state.placed.pop()
+            delete_claim(ctx.placement, instance)
+            LOG.info("server group refused %s on %s: %s", instance, host.host, exc)
+            return None
+        state.ledger.take(request)
+        return chosen
+    return None
+
+
+def _join_group(ctx: Context, state: CycleState, chosen: Placed) -> None:
+    group, move = state.group, state.move
+    if group is None:
+        return
+    if move is None:
+        ctx.registry.add_group_member(group.uuid, chosen.instance, chosen.host.host)
+        chosen.group = group.uuid
+    else:
+        ctx.registry.hold_group_for_move(group.uuid, chosen.instance, move.migration, chosen.host.host, move.source)
+        chosen.move_hold = True
+
+
+def consume(ctx: Context, state: CycleState, chosen: Placed) -> None:
+    """Record the placed instance (boots) and let the later instances of the request see it."""
+    host, fields = chosen.host, state.fields
+    if state.move is None:  # a moving instance stays recorded on its source until confirm
+        _, chosen.recorded = ctx.registry.record_instance(chosen.instance, host.host, **fields)
+    info = InstanceInfo(uuid=chosen.instance, flavor_name=fields["flavor_name"], vcpus=fields["vcpus"],
+                        memory_mb=fields["memory_mb"], root_gb=fields["root_gb"], project_id=fields["project_id"],
+                        image_id=fields["image_id"], task_state=fields["task_state"])
+    host.consume(info, state.ledger.tree_resources(chosen.request, host.uuid))
+    group = state.group
+    if group is not None:
+        if chosen.instance not in group.members:
+            group.members.append(chosen.instance)
+        if host.host not in group.hosts:
+            group.hosts.append(host.host)
+    if state.spec.requested_resources:
+        chosen.mapped_groups = apply_mappings(state.spec, chosen.request.get("mappings") or {})
+
+
+def mark_moving(ctx: Context, move: Move, dest: str, fields: dict[str, object]) -> None:
+    try:
+        ctx.registry.set_task_state(move.instance, MOVING_TASK_STATE)
+    except InvalidInput:
+        # Not recorded yet: it is (still) where its source allocations are.
+        ctx.registry.record_instance(move.instance, move.source or dest, **{**fields, "task_state": MOVING_TASK_STATE})
+
+
+def undo(ctx: Context, state: CycleState) -> None:
+    """Remove every claim, membership and record this request made (best effort, each step on its own)."""
+    move = state.move
+    for p in reversed(state.placed):
+        try:
+            delete_claim(ctx.placement, p.instance)
+        except Exception:
+            LOG.exception("could not delete the claim of %s while rolling back", p.instance)
+        try:
+            if p.move_hold and move is not None and move.source is not None:
+                ctx.registry.finish_move(p.instance, move.migration, move.source)
+            elif p.recorded:
+                ctx.registry.remove_instance(p.instance)
+            elif p.group is not None:
+                ctx.registry.remove_group_member(p.group, p.instance)
+        except Exception:
+            LOG.exception("could not roll back the registry for %s", p.instance)

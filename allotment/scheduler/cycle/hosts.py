@@ -1,0 +1,26 @@
+"""Phase 3, candidates to host states: the registry's HostState of every root placement offered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allotment.scheduler.cycle.state import Context, CycleState
+from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.host_manager import merge_candidates
+
+__all__ = ["run"]
+
+
+def run(ctx: Context, state: CycleState) -> None:
+    summaries = state.answer.get("provider_summaries") or {}
+    roots = {s.get("root_provider_uuid") or rp for rp, s in summaries.items()}
+    state.hosts = merge_candidates(ctx.registry.host_states(roots), state.answer)
+    if not state.hosts:
+        raise NoValidHost(_nothing_offered(state.answer))
+
+
+def _nothing_offered(answer: dict[str, Any]) -> str:
+    offered = len(answer.get("allocation_requests") or ())
+    if not offered:
+        return "placement found no allocation candidates for the request"
+    return f"placement offered {offered} allocation request(s), none of them on a registered host"

@@ -1,0 +1,58 @@
+"""One request through the phases, timed, all-or-nothing.
+
+request filters -> placement query -> host states -> per instance: select (filters,
+weighers) then claim. If fewer than all instances are placed, every claim, membership and
+instance record this request made is removed again.
+"""
+
+from __future__ import annotations
+
+from allotment.scheduler.cycle import answer, claim, hosts, prefilter, query, select
+from allotment.scheduler.cycle.state import Context, CycleState
+from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.host_state import HostState
+from allotment.scheduler.selection import ScheduleResult
+
+__all__ = ["run_cycle"]
+
+
+def run_cycle(ctx: Context, state: CycleState) -> ScheduleResult:
+    prefilter.run(ctx, state)
+    state.lap("request_filters")
+    query.run(ctx, state)
+    state.lap("placement_query")
+    hosts.run(ctx, state)
+    state.lap("host_states")
+    try:
+        _place_each(ctx, state)
+        if state.move is not None:
+            claim.mark_moving(ctx, state.move, state.placed[0].host.host, state.fields)
+    except BaseException:
+        claim.undo(ctx, state)
+        raise
+    state.lap("claim")
+    out = answer.result(ctx, state)
+    state.finish()
+    return out
+
+
+def _place_each(ctx: Context, state: CycleState) -> None:
+    current: list[HostState] = state.hosts
+    count = len(state.instance_uuids)
+    for index in range(count):
+        spec = select.instance_spec(state, index)
+        passed = select.filter_hosts(ctx, state, index, current, spec)
+        state.lap("filtering")
+        ordered = select.weigh(ctx, passed, spec)
+        state.lap("weighing")
+        chosen = claim.claim_first(ctx, state, index, ordered)
+        if chosen is None:
+            state.lap("claim")
+            raise NoValidHost(
+                f"not enough hosts: placed {index} of {count} instance(s); none of the {len(ordered)} "
+                f"host(s) that passed the filters could take the next one (resources used by earlier "
+                f"instances of the request or taken meanwhile, or refused by the server group)")
+        claim.consume(ctx, state, chosen)
+        state.lap("claim")
+        state.ranked.append(ordered)
+        current = passed
