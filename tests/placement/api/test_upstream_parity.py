@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
+from allotment.infra.database import Database
 from allotment.placement.api.app import make_app
 from allotment.placement.config import Config
-from allotment.infra.database import Database
 
 V = {"openstack-api-version": "placement 1.39"}
 
