@@ -66,8 +66,8 @@ DEFAULT_RULES = _rules()
 
 
 class PolicyNotAuthorized(Exception):
-    def __init__(self, action: str) -> None:
-        super().__init__(f"Policy does not allow {action} to be performed.")
+    def __init__(self, action: str, message: str | None = None) -> None:
+        super().__init__(message or f"Policy does not allow {action} to be performed.")
         self.action = action
 
 
@@ -196,9 +196,10 @@ class Enforcer:
         if action not in self._checks:
             raise KeyError(f"policy {action} is not registered")
         # Rules are for project-scoped tokens (scope_types=['project']): under enforce_scope a
-        # system- or domain-scoped token is refused, as oslo.policy does.
+        # system- or domain-scoped token is refused, as oslo.policy does; upstream turns
+        # oslo.policy's InvalidScope into a refusal whose message is the bare rule name.
         if self.enforce_scope and self._scoped.get(action, False) and (
                 creds.get("system_scope") or creds.get("domain_id")):
-            raise PolicyNotAuthorized(action)
+            raise PolicyNotAuthorized(action, message=action)
         if not self._checks[action](target, creds, self):
             raise PolicyNotAuthorized(action)

@@ -191,14 +191,15 @@ def replace_allocations(
                 raise MissingProvider(f"Allocation for resource provider '{rp}' that does not exist.")
     wanted_classes = {rc for req in requests for res in req.allocations.values() for rc in res}
     class_ids = names.class_ids(conn, wanted_classes)
-    for rc in sorted(wanted_classes):
-        if rc not in class_ids:
+    for rc in dict.fromkeys(rc for req in requests for res in req.allocations.values() for rc in res):
+        if rc not in class_ids:  # the first unknown one in request order, as upstream
             raise MissingClass(f"No such resource class {rc}.")
 
     provider_ids = [r.id for r in rows]
     prev_usage = _usage(conn, provider_ids)
+    entries = _checked_entries(conn, requests, class_ids)
     conn.execute(allocations.delete().where(allocations.c.consumer_id.in_(uuids)))
-    _check_capacity(conn, requests, by_uuid, class_ids, prev_usage)
+    _check_capacity(conn, entries, by_uuid, class_ids, prev_usage)
 
     stamp = now()
     inserts = [
@@ -256,21 +257,53 @@ def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], i
     return {(p, c): int(u) for p, c, u in rows}
 
 
+def _checked_entries(
+    conn: Connection, requests: list[ConsumerAllocations], class_ids: dict[str, int]
+) -> list[tuple[str, str, int]]:
+    """(provider uuid, class, amount) in the order upstream checks them: the requests in
+    order, and for a consumer asked for no allocations its current ones at amount 0
+    (upstream's way of deleting them, which still takes part in the checks).
+    Adds the classes of those current allocations to ``class_ids``."""
+    emptied = [r.uuid for r in requests if not r.allocations]
+    held: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if emptied:
+        rows = conn.execute(
+            sa.select(allocations.c.consumer_id, providers.c.uuid, rc_t.c.name, rc_t.c.id)
+            .join(providers, providers.c.id == allocations.c.resource_provider_id)
+            .join(rc_t, rc_t.c.id == allocations.c.resource_class_id)
+            .where(allocations.c.consumer_id.in_(emptied))
+            .order_by(allocations.c.id)
+        )
+        for consumer, rp, rc, rc_id in rows:
+            held[consumer].append((rp, rc))
+            class_ids[rc] = rc_id
+    entries: list[tuple[str, str, int]] = []
+    for req in requests:
+        if req.allocations:
+            entries += [(rp, rc, n) for rp, res in req.allocations.items() for rc, n in res.items()]
+        else:
+            entries += [(rp, rc, 0) for rp, rc in held[req.uuid]]
+    return entries
+
+
 def _check_capacity(
     conn: Connection,
-    requests: list[ConsumerAllocations],
+    entries: list[tuple[str, str, int]],
     by_uuid: dict[str, sa.Row[int, str, int]],
     class_ids: dict[str, int],
     prev_usage: dict[tuple[int, int], int],
 ) -> None:
     """Refuse allocations beyond capacity or outside min_unit/max_unit/step_size.
 
-    An allocation that leaves an already over-committed inventory less
-    over-committed than before is let through, as upstream does.
+    In upstream's order, so the same problem is reported first: providers with no
+    inventory of any class concerned, then each entry in turn, its capacity checked
+    against what the entries so far ask of it. An allocation that leaves an already
+    over-committed inventory less over-committed than before is let through, as
+    upstream does.
     """
-    if not class_ids:
+    if not entries:
         return
-    provider_ids = [r.id for r in by_uuid.values()]
+    provider_ids = sorted({by_uuid[rp].id for rp, _, _ in entries})
     inv = {
         (r.resource_provider_id, r.resource_class_id): r
         for r in conn.execute(
@@ -280,45 +313,41 @@ def _check_capacity(
             )
         )
     }
+    # First every provider with no inventory of any class concerned, named together with
+    # every class concerned (upstream lists both in set order; we sort).
+    providers_with_inv = {p for p, _ in inv}
+    missing = sorted({rp for rp, _, _ in entries if by_uuid[rp].id not in providers_with_inv})
+    if missing:
+        classes = ", ".join(sorted(class_ids, key=lambda rc: class_ids[rc]))
+        raise Conflict(
+            f"Unable to allocate inventory: Inventory for '{classes}' on resource provider '{', '.join(missing)}' "
+            "invalid."
+        )
     used_now = _usage(conn, provider_ids)  # usage of everyone else (the consumers' rows are gone)
-    totals: dict[tuple[int, int], int] = defaultdict(int)
-    for req in requests:
-        for rp, resources in req.allocations.items():
-            for rc, amount in resources.items():
-                totals[(by_uuid[rp].id, class_ids[rc])] += amount
-    for req in requests:
-        for rp, resources in req.allocations.items():
-            pid = by_uuid[rp].id
-            providers_with_inv = {p for p, _ in inv}
-            if pid not in providers_with_inv:
-                raise Conflict(
-                    f"Unable to allocate inventory: Inventory for '{', '.join(sorted(resources))}' on "
-                    f"resource provider '{rp}' invalid."
-                )
-            for rc, amount in resources.items():
-                if amount == 0:
-                    continue
-                key = (pid, class_ids[rc])
-                record = inv.get(key)
-                if record is None:
-                    raise Conflict(
-                        f"Unable to allocate inventory: Inventory for '{rc}' on resource provider '{rp}' invalid."
-                    )
-                if amount < record.min_unit or amount > record.max_unit or amount % record.step_size:
-                    raise Conflict(
-                        f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
-                        f"provider '{rp}'. The requested amount would violate inventory constraints."
-                    )
-                capacity = (record.total - record.reserved) * record.allocation_ratio
-                used = used_now.get(key, 0)
-                if capacity < used + totals[key]:
-                    previous = prev_usage.get(key)
-                    if previous is not None and used + totals[key] <= previous:
-                        continue  # shrinking an existing overage is allowed
-                    raise Conflict(
-                        f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
-                        f"provider '{rp}'. The requested amount would exceed the capacity."
-                    )
+    asked: dict[tuple[int, int], int] = defaultdict(int)
+    for rp, rc, amount in entries:
+        key = (by_uuid[rp].id, class_ids[rc])
+        asked[key] += amount
+        if amount == 0:
+            continue
+        record = inv.get(key)
+        if record is None:
+            raise Conflict(f"Unable to allocate inventory: Inventory for '{rc}' on resource provider '{rp}' invalid.")
+        if amount < record.min_unit or amount > record.max_unit or amount % record.step_size:
+            raise Conflict(
+                f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
+                f"provider '{rp}'. The requested amount would violate inventory constraints."
+            )
+        capacity = (record.total - record.reserved) * record.allocation_ratio
+        used = used_now.get(key, 0)
+        if capacity < used + asked[key]:
+            previous = prev_usage.get(key)
+            if previous is not None and used + asked[key] <= previous:
+                continue  # shrinking an existing overage is allowed
+            raise Conflict(
+                f"Unable to allocate inventory: Unable to create allocation for '{rc}' on resource "
+                f"provider '{rp}'. The requested amount would exceed the capacity."
+            )
 
 
 _ROWS = (

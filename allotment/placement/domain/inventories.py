@@ -212,13 +212,13 @@ def update_inventory(
     conn: Connection, provider: Provider, inv: ProviderInventory, *, allow_below_usage: bool = False
 ) -> None:
     rc_id = names.class_id(conn, inv.resource_class)
-    row = None
-    if rc_id is not None:
-        row = conn.execute(
-            sa.select(inventories.c.id, inventories.c.created_at).where(
-                inventories.c.resource_provider_id == provider.id, inventories.c.resource_class_id == rc_id
-            )
-        ).first()
+    if rc_id is None:  # upstream: a 404 for the class, a 400 for a class the provider has no inventory of
+        raise NotFound(f"No such resource class {inv.resource_class}.")
+    row = conn.execute(
+        sa.select(inventories.c.id, inventories.c.created_at).where(
+            inventories.c.resource_provider_id == provider.id, inventories.c.resource_class_id == rc_id
+        )
+    ).first()
     if row is None:
         raise BadRequest(
             f"No inventory record with resource class for resource provider {provider.uuid}: "
@@ -233,20 +233,17 @@ def update_inventory(
 
 
 def delete_inventory(conn: Connection, provider: Provider, resource_class: str) -> None:
+    prefix = f"No inventory of class {resource_class} found for delete: "
     rc_id = names.class_id(conn, resource_class)
-    row = None
-    if rc_id is not None:
-        row = conn.execute(
-            sa.select(inventories.c.id).where(
-                inventories.c.resource_provider_id == provider.id, inventories.c.resource_class_id == rc_id
-            )
-        ).first()
-    if row is None:
-        # Upstream names the class as unknown when it is, before looking for the inventory.
-        reason = f"No such resource class {resource_class}." if rc_id is None else (
-            f"No inventory of class {resource_class} found."
+    if rc_id is None:
+        raise NotFound(f"{prefix}No such resource class {resource_class}.")
+    row = conn.execute(
+        sa.select(inventories.c.id).where(
+            inventories.c.resource_provider_id == provider.id, inventories.c.resource_class_id == rc_id
         )
-        raise NotFound(f"No inventory of class {resource_class} found for delete: {reason}")
+    ).first()
+    if row is None:  # upstream repeats its own words here
+        raise NotFound(f"{prefix}No inventory of class {resource_class} found for delete")
     if conn.execute(
         sa.select(sa.literal(1))
         .where(allocations.c.resource_provider_id == provider.id, allocations.c.resource_class_id == rc_id)

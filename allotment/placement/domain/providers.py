@@ -141,18 +141,21 @@ def bump_generation(conn: Connection, provider: Provider, message: str | None = 
 
 
 def _duplicate_message(conn: Connection, uuid: str, name: str) -> str:
-    dup = []
+    """The duplicate column, as upstream names it: the first unique constraint its insert
+    breaks (the uuid's, then the name's), only one even when both are taken."""
     if conn.execute(sa.select(providers.c.id).where(providers.c.uuid == uuid)).first():
-        dup.append(f"uuid: {uuid}")
+        return f"uuid: {uuid}"
     if conn.execute(sa.select(providers.c.id).where(providers.c.name == name)).first():
-        dup.append(f"name: {name}")
-    return ", ".join(dup)
+        return f"name: {name}"
+    return ""
 
 
 def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | None = None) -> Provider:
-    dup = _duplicate_message(conn, uuid, name)
-    if dup:
-        raise Conflict(f"Conflicting resource provider {dup} already exists.", errors.DUPLICATE_NAME)
+    if not name:  # the schema lets "" through; upstream's object layer refuses it first
+        raise BadRequest(
+            f'Unable to create resource provider "{name}", {uuid}: Object action create failed because: '
+            "name is required"
+        )
     parent: Provider | None = None
     if parent_uuid is not None:
         if parent_uuid == uuid:
@@ -167,6 +170,10 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
                 f'Unable to create resource provider "{name}", {uuid}: Object action create failed because: '
                 "parent provider UUID does not exist."
             )
+    # After the parent checks: upstream finds a duplicate only when its insert fails.
+    dup = _duplicate_message(conn, uuid, name)
+    if dup:
+        raise Conflict(f"Conflicting resource provider {dup} already exists.", errors.DUPLICATE_NAME)
     stamp = now()
     try:
         new_id = inserted_id(conn.execute(
@@ -186,7 +193,11 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
             errors.DUPLICATE_NAME,
         ) from None
     if parent is None:
-        conn.execute(providers.update().where(providers.c.id == new_id).values(root_provider_id=new_id))
+        # A root's updated_at is set at once, as upstream's second write (of the root id) sets it;
+        # it shows as the Last-Modified of the provider's first update.
+        conn.execute(
+            providers.update().where(providers.c.id == new_id).values(root_provider_id=new_id, updated_at=stamp)
+        )
     changes.touch(conn, [new_id])
     return Provider(
         id=new_id,
@@ -198,7 +209,7 @@ def create_provider(conn: Connection, uuid: str, name: str, parent_uuid: str | N
         root_provider_id=parent.root_provider_id if parent else new_id,
         parent_provider_id=parent.id if parent else None,
         created_at=stamp,
-        updated_at=None,
+        updated_at=None if parent else stamp,
     )
 
 
@@ -275,20 +286,27 @@ def update_provider(
             raise Conflict(f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME)
         values["name"] = name
         provider.name = name
+    # updated_at changes on the rows that change, as upstream's ORM writes only those: the
+    # subtree rows whose root moves, and this row unless the update changes nothing.
+    stamp = now()
     if new_root is not None:
         subtree = _subtree_ids(conn, provider)
         conn.execute(
-            providers.update().where(providers.c.id.in_(subtree)).values(root_provider_id=new_root[0])
+            providers.update()
+            .where(providers.c.id.in_(subtree), providers.c.root_provider_id != new_root[0])
+            .values(root_provider_id=new_root[0], updated_at=stamp)
         )
         provider.root_provider_id, provider.root_provider_uuid = new_root
         changes.touch(conn, subtree)
-    stamp = now()
-    values["updated_at"] = stamp
-    try:
-        conn.execute(providers.update().where(providers.c.id == provider.id).values(**values))
-    except IntegrityError:
-        raise Conflict(f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME) from None
-    provider.updated_at = stamp
+    if values:
+        values["updated_at"] = stamp
+        try:
+            conn.execute(providers.update().where(providers.c.id == provider.id).values(**values))
+        except IntegrityError:
+            raise Conflict(
+                f"Conflicting resource provider {name} already exists.", errors.DUPLICATE_NAME
+            ) from None
+        provider.updated_at = stamp
     return provider
 
 
@@ -381,25 +399,31 @@ def list_providers(conn: Connection, filters: ProviderFilters | None = None) -> 
         if tree is None:
             return []
         q = q.where(providers.c.root_provider_id == tree.root_provider_id)
+    # Upstream's order, which decides between an error and an empty list: required
+    # traits (empty when no provider has them, before forbidden traits are looked up),
+    # forbidden traits, aggregates, resources. It names one unknown trait only.
     if f.required_traits:
         all_names = set().union(*f.required_traits)
         ids = names.trait_ids(conn, all_names)
         missing = all_names - set(ids)
         if missing:
-            raise BadRequest(f"No such trait(s): {', '.join(sorted(missing))}.")
+            raise BadRequest(f"No such trait(s): {min(missing)}.")
+        having = None
         for any_of in f.required_traits:
-            q = q.where(
-                providers.c.id.in_(
-                    sa.select(provider_traits.c.resource_provider_id).where(
-                        provider_traits.c.trait_id.in_([ids[n] for n in any_of])
-                    )
-                )
+            having_any = sa.select(provider_traits.c.resource_provider_id).where(
+                provider_traits.c.trait_id.in_([ids[n] for n in any_of])
             )
+            having = having_any if having is None else having.where(
+                provider_traits.c.resource_provider_id.in_(having_any)
+            )
+            q = q.where(providers.c.id.in_(having_any))
+        if having is None or conn.execute(having.limit(1)).first() is None:
+            return []
     if f.forbidden_traits:
         ids = names.trait_ids(conn, f.forbidden_traits)
         missing = set(f.forbidden_traits) - set(ids)
         if missing:
-            raise BadRequest(f"No such trait(s): {', '.join(sorted(missing))}.")
+            raise BadRequest(f"No such trait(s): {min(missing)}.")
         q = q.where(
             providers.c.id.not_in(
                 sa.select(provider_traits.c.resource_provider_id).where(
@@ -407,8 +431,13 @@ def list_providers(conn: Connection, filters: ProviderFilters | None = None) -> 
                 )
             )
         )
-    for any_of in f.member_of or []:
-        q = q.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+    if f.member_of:
+        in_all = sa.select(providers.c.id)
+        for any_of in f.member_of:
+            in_all = in_all.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+            q = q.where(providers.c.id.in_(_ids_in_aggregates(any_of)))
+        if conn.execute(in_all.limit(1)).first() is None:
+            return []  # before resources are looked up, as upstream
     if f.forbidden_aggs:
         q = q.where(providers.c.id.not_in(_ids_in_aggregates(f.forbidden_aggs)))
     if f.resources:

@@ -819,9 +819,11 @@ def _cases() -> list[Case]:
             code="placement.concurrent_update")
     inv_put("generation-huge", 409, dict(one, resource_provider_generation=2**63), code="placement.concurrent_update")
     inv_put("no-such-inventory", 400, dict(one), rc="DISK_GB")
-    inv_put("class-lowercase", 400, dict(one), rc="vcpu")
+    # A class that does not exist is a 404 on this route (upstream's answer, seen by the
+    # differential tester); a known class without inventory is the 400 above.
+    inv_put("class-lowercase", 404, dict(one), rc="vcpu")
     inv_put("class-NUL", 400, dict(one), rc="VCPU%00")
-    inv_put("class-emoji", 400, dict(one), rc=EMOJI)
+    inv_put("class-emoji", 404, dict(one), rc=EMOJI)
     inv_put("missing-provider", 404, dict(one), rp=MISSING_RP)
 
     # ---- DELETE inventories ----

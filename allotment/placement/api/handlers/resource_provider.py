@@ -124,7 +124,7 @@ def update_resource_provider(req: Request) -> Response:
     req.context.can(POLICY % "update")
     uuid = req.params["uuid"]
     with req.app.store.read() as conn:
-        providers.get_provider(conn, uuid)
+        before = providers.get_provider(conn, uuid)
     data = json_body(req, schema.PUT_PROVIDER_1_14 if req.version.matches((1, 14)) else schema.PUT_PROVIDER)
     kwargs: dict[str, Any] = {"name": data.get("name")}
     if "parent_provider_uuid" in data:
@@ -135,7 +135,11 @@ def update_resource_provider(req: Request) -> Response:
             conn, uuid, allow_reparenting=req.version.matches((1, 37)), **kwargs
         )
     )
-    return set_last_modified(req, json_response(serialize_provider(req, provider)), provider.updated_at)
+    # Upstream sends the provider's updated_at as it was read before the change: none at all
+    # for a provider never changed since its creation.
+    return set_last_modified(
+        req, json_response(serialize_provider(req, provider)), before.updated_at, now_when_unknown=False
+    )
 
 
 @handler()

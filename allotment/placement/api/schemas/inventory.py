@@ -37,13 +37,19 @@ PUT_INVENTORIES: dict[str, Any] = {
     "type": "object",
     "properties": {
         "resource_provider_generation": {"type": "integer"},
-        # additionalProperties: a key that is no class name must not skip record validation.
+        # A key that is no class name is no schema error (upstream: "Unknown resource class"),
+        # but its record is validated all the same.
         "inventories": {
             "type": "object",
             "patternProperties": {RC_PATTERN: INVENTORY_RECORD},
-            "additionalProperties": False,
+            "additionalProperties": INVENTORY_RECORD,
         },
     },
     "required": ["resource_provider_generation", "inventories"],
     "additionalProperties": False,
 }
+
+# For PUT /inventories: records under keys that are no class name are left to the handler,
+# which checks them after the generation, as upstream reaches them only then.
+PUT_INVENTORIES_KEYS_UNCHECKED = deepcopy(PUT_INVENTORIES)
+PUT_INVENTORIES_KEYS_UNCHECKED["properties"]["inventories"]["additionalProperties"] = True
