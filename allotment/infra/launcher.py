@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from allotment.infra.exchange_log import wrap_from_environment
+
 __all__ = ["ServeOptions", "gunicorn_settings", "serve_wsgi"]
 
 
@@ -48,6 +50,7 @@ def serve_wsgi(load: Callable[[], Any], opts: ServeOptions) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return load()
+            # ALLOTMENT_RECORD_EXCHANGES=file.jsonl records every exchange (for the OpenAPI checks).
+            return wrap_from_environment(load())
 
     _Server().run()

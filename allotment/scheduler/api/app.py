@@ -17,7 +17,7 @@ from allotment.client import PlacementClient
 from allotment.infra.request_ids import REQUEST_ID_HEADER, new_request_id
 from allotment.scheduler.api.errors import install_error_handlers
 from allotment.scheduler.api.resources import scheduling
-from allotment.scheduler.api.routes import Root, routes
+from allotment.scheduler.api.routes import OpenApiDocument, Root, routes
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.placement_sync import PlacementSync
 from allotment.scheduler.service import Scheduler
@@ -60,4 +60,5 @@ def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]]
             resource.placement_sync = sync
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))
+    app.add_route("/openapi.json", OpenApiDocument())
     return app
