@@ -261,7 +261,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "List traits", {200: _since("1.6", _shape("Traits"))}, errors=_READ, headers=("last-modified",),
         query={
             "name": ("1.6", _Q_STRING, "in:NAME1,NAME2 or startswith:PREFIX."),
-            "associated": ("1.6", _Q_STRING, "true: only traits of some provider; false: only the others."),
+            "associated": ("1.6", {"type": "string", "pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"},
+                           "true: only traits of some provider; false: only the others."),
         },
     ),
     ("/traits/{name}", "GET"): Operation(
@@ -372,7 +373,7 @@ def _operation(path: str, method: str, op: Operation) -> dict[str, Any]:
         params.append({"name": name, "in": "path", "required": True, "schema": deepcopy(schema)})
     for name, (since, schema, text) in op.query.items():
         param = {
-            "name": name, "in": "query", "required": False, "schema": deepcopy(schema),
+            "name": name, "in": "query", "required": name in _REQUIRED_QUERY.get(path, ()), "schema": deepcopy(schema),
             "description": f"From microversion {since}. {text}".strip(),
         }
         if name in _QUERY_EXAMPLES:
@@ -406,13 +407,15 @@ _ANY_NAME: dict[str, Any] = {"type": "string", "minLength": 1}
 _UUID: dict[str, Any] = {"type": "string", "format": "uuid"}
 _PATH_PARAMS: dict[tuple[str, str, str], dict[str, Any]] = {
     **{(p, "*", "uuid"): _UUID for p in ROUTES if p.startswith("/resource_providers/{uuid}")},
-    ("/allocations/{consumer_uuid}", "*", "consumer_uuid"): _UUID,
+    # GET answers any string (no allocations); DELETE answers 404 for what is no consumer.
+    ("/allocations/{consumer_uuid}", "PUT", "consumer_uuid"): _UUID,
     ("/resource_providers/{uuid}/inventories/{resource_class}", "*", "resource_class"): {
         "type": "string", "pattern": "^[A-Z0-9_]+$", "maxLength": 255},
     ("/traits/{name}", "PUT", "name"): deepcopy(names.CUSTOM_TRAIT),
     ("/resource_classes/{name}", "PUT", "name"): {"type": "string", "pattern": CUSTOM_PATTERN, "maxLength": 255},
 }
 
+_REQUIRED_QUERY = {"/usages": tuple(usage.USAGES_1_38["required"])}
 _QUERY_EXAMPLES = {"resources": "VCPU:1,MEMORY_MB:512", "limit": "5", "required": "HW_CPU_X86_AVX2",
                    "group_policy": "isolate", "project_id": "admin", "user_id": "admin"}
 _BODY_EXAMPLES: dict[tuple[str, str], Any] = {
@@ -525,9 +528,10 @@ def _components() -> dict[str, Any]:
                 "in": "header",
                 "required": False,
                 "description": f"The microversion asked for, 'placement X.Y' or 'placement latest'; without it "
-                               f"{microversion.MIN_VERSION}. Answers differ by microversion: each schema "
-                               "alternative's title names its range.",
-                "schema": {"type": "string", "enum": versions},
+                               f"(or with only other services named) {microversion.MIN_VERSION}. Answers differ "
+                               "by microversion: each schema alternative's title names its range. A malformed "
+                               "version is a 400, one outside the range a 406.",
+                "schema": {"type": "string", "examples": versions},
             }
         },
         "headers": {
