@@ -117,7 +117,7 @@ def test_fuzzing_finds_no_server_error_and_no_violation(backend: str, tmp_path: 
              "--checks", ",".join(CHECK_NAMES), "--phases", os.environ.get("ALLOTMENT_FUZZ_PHASES", PHASES[backend]),
              "-n", os.environ.get("ALLOTMENT_FUZZ_EXAMPLES", str(EXAMPLES[backend])), "--seed", str(SEED), "--workers", "1", "--max-failures", "20",
              "--suppress-health-check", "all", "--warnings", "off"],
-            capture_output=True, text=True, env=env, cwd=ROOT, timeout=900, check=False,
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900, check=False,
         )
     assert proc.returncode == 0, proc.stdout[-20000:] + proc.stderr[-5000:]
     report = check_records(json.loads(PLACEMENT_DOC.read_text()), read_records(record))
