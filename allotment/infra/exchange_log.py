@@ -57,7 +57,13 @@ class ExchangeRecorder:
             seen["headers"] = [[k, v] for k, v in headers]
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-        chunks = list(self.app(environ, recording_start))
+        result = self.app(environ, recording_start)
+        try:
+            chunks = list(result)
+        finally:
+            close = getattr(result, "close", None)  # the WSGI contract: close what the app returned
+            if close is not None:
+                close()
         record = {
             "method": environ["REQUEST_METHOD"],
             "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
