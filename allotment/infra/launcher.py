@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from allotment.infra.exchange_log import wrap_from_environment
 from allotment.infra.limits import RequestLimits
 
 __all__ = ["ServeOptions", "gunicorn_settings", "serve_wsgi"]
@@ -70,6 +71,7 @@ def serve_wsgi(load: Callable[[], Any], opts: ServeOptions) -> None:
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return load()
+            # ALLOTMENT_RECORD_EXCHANGES=file.jsonl records every exchange (for the OpenAPI checks).
+            return wrap_from_environment(load())
 
     _Server().run()

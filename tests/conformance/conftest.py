@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,8 @@ class ConformanceSession:
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: IO[str] | None = None
         self._started_backends: list[str] = []
+        # Every exchange the allotment servers answer, for the check against the OpenAPI document.
+        self.exchanges = Path(tempfile.mkdtemp(prefix="conformance-exchanges-")) / "exchanges.jsonl"
 
     @staticmethod
     def available(backend: str) -> tuple[bool, str]:
@@ -71,7 +74,9 @@ class ConformanceSession:
             if backend in backends:
                 cmd += ["--pair", f"{backend}:{name}"]
         self._stderr = tempfile.TemporaryFile("w+", prefix="conformance-runner-")  # noqa: SIM115
-        self._proc = subprocess.Popen(cmd, cwd=_REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        env = {**os.environ, "ALLOTMENT_RECORD_EXCHANGES": str(self.exchanges)}
+        self._proc = subprocess.Popen(cmd, cwd=_REPO, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+                                      env=env)
         self._started_backends = backends
 
     def result(self, name: str, backend: str) -> FileResult:
@@ -94,6 +99,10 @@ class ConformanceSession:
                           error=f"conformance runner exited ({self._proc.returncode}) without a result "
                                 f"for {name} [{backend}]:\n{detail}",
                           failures=[("(harness)", "no result from the conformance runner")])
+
+    def all_results(self) -> list[FileResult]:
+        """Every planned result on an available backend (waiting for the runner to produce them)."""
+        return [self.result(name, backend) for name, backend in self.planned if self.available(backend)[0]]
 
     def _read_lines(self) -> Iterator[str]:
         assert self._proc is not None and self._proc.stdout is not None
@@ -121,6 +130,7 @@ class ConformanceSession:
                 self._proc.stdout.close()
         if self._stderr is not None:
             self._stderr.close()
+        shutil.rmtree(self.exchanges.parent, ignore_errors=True)
 
 
 _SESSION = ConformanceSession()

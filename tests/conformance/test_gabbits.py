@@ -19,6 +19,7 @@ import os
 
 import pytest
 
+from tests.conformance.conftest import TARGET
 from tests.conformance.runner import KNOWN_FAILURES, FileResult, all_gabbits
 
 # Globs (over the file name without ``.yaml``) of the files that must pass completely.
@@ -121,3 +122,21 @@ def test_must_pass_globs_match_files() -> None:
     """A typo in MUST_PASS would silently require nothing."""
     for pattern in MUST_PASS:
         assert any(fnmatch.fnmatch(g.removesuffix(".yaml"), pattern) for g in GABBITS), pattern
+
+
+@pytest.mark.conformance
+def test_every_answer_matches_the_openapi_document(conformance_session, record_property) -> None:  # type: ignore[no-untyped-def]
+    """What allotment answered while the selected files ran, checked against docs/openapi/placement.json."""
+    import json
+
+    from tests.openapi.exchanges import PLACEMENT_DOC, check_records, read_records
+
+    if TARGET != "allotment":
+        pytest.skip("the document describes allotment")
+    results = conformance_session.all_results()
+    if not results or not conformance_session.exchanges.exists():
+        pytest.skip("no gabbit file ran in this session")
+    report = check_records(json.loads(PLACEMENT_DOC.read_text()), read_records(conformance_session.exchanges))
+    record_property("exchanges_checked", report.checked)
+    assert report.violations == [], "\n".join(report.violations[:50])
+    assert report.checked > 0

@@ -8,7 +8,7 @@ Order of the layers, outermost first, and why:
    JSON so errors come back as JSON.
 2. CORS (when configured): pre-flight answers and response headers.
 3. auth (``noauth2``, or Keystone's auth_token middleware): no valid token is a 401 before
-   anything else runs (except ``GET /``).
+   anything else runs (except ``GET /`` and ``GET /openapi.json``).
 4. fault barrier: an unexpected exception is a logged 500, never a traceback.
 5. microversion: negotiated here, so every response below carries the version headers.
 6. dispatch: 413 for a body over ``[api] max_request_body_size`` (before it is read),
@@ -41,6 +41,9 @@ from allotment.placement.domain.exceptions import DomainError, NotFound
 __all__ = ["PlacementApp", "make_app"]
 
 LOG = logging.getLogger("allotment.placement.api")
+
+# Answered without a token: the version document (as upstream) and the OpenAPI document.
+_PUBLIC_PATHS = ("/", "", "/openapi.json")
 
 Route = tuple[re.Pattern[str], dict[str, Callable[[Request], Response]], str, str]
 ENV_ROUTE = "placement.route"  # the URL template that matched, for the request log
@@ -151,7 +154,7 @@ class PlacementApp:
         context: RequestContext | None
         if self.auth:
             context = (keystone_context if self.keystone is not None else noauth_context)(environ, self.enforcer)
-            if context is None and path not in ("/", ""):
+            if context is None and path not in _PUBLIC_PATHS:
                 return HTTPError(401, envelope=False).to_response(environ)
         else:
             context = RequestContext(user_id="admin", project_id="admin", roles=["admin"])

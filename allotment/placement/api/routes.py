@@ -22,6 +22,7 @@ __all__ = ["ROUTES"]
 
 ROUTES: dict[str, dict[str, Callable[[Request], Response]]] = {
     "/": {"GET": root.home},
+    "/openapi.json": {"GET": root.openapi},
     "/resource_classes": {
         "GET": resource_class.list_resource_classes,
         "POST": resource_class.create_resource_class,

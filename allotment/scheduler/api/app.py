@@ -20,7 +20,7 @@ from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, ne
 from allotment.scheduler.api.errors import ApiError, install_error_handlers
 from allotment.scheduler.api.auth import KeystonePolicy
 from allotment.scheduler.api.resources import scheduling
-from allotment.scheduler.api.routes import Root, routes
+from allotment.scheduler.api.routes import OpenApiDocument, Root, routes
 from allotment.scheduler.config import MAX_REQUEST_BODY_SIZE
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.placement_sync import PlacementSync
@@ -109,4 +109,5 @@ def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]]
             resource.placement_sync = sync
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))
+    app.add_route("/openapi.json", OpenApiDocument())
     return app

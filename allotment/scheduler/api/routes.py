@@ -12,7 +12,7 @@ from allotment.scheduler.api.media import write_json
 from allotment.scheduler.api.resources import aggregates, hosts, instances, server_groups
 from allotment.scheduler.registry import Registry
 
-__all__ = ["Root", "routes"]
+__all__ = ["OpenApiDocument", "Root", "routes"]
 
 
 class Root:
@@ -21,6 +21,17 @@ class Root:
 
     def on_get(self, req: Any, resp: Any) -> None:
         write_json(resp, {"service": "allotment-scheduler", "routes": self.templates})
+
+
+class OpenApiDocument:
+    """GET /openapi.json: the API's OpenAPI document."""
+
+    def on_get(self, req: Any, resp: Any) -> None:
+        # Imported here: the document is built from this module's route table.
+        from allotment.scheduler.api.openapi import document_bytes
+
+        resp.content_type = "application/json"
+        resp.data = document_bytes()
 
 
 def routes(registry: Registry) -> list[tuple[str, object]]:

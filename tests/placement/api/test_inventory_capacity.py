@@ -81,3 +81,31 @@ def test_a_bad_ratio_on_an_inventory_in_use_is_a_400_not_a_409(api: httpx.Client
     refused(api.put(url, json=bad), rp, "update", "greater than total")
     refused(api.put(f"{url}/VCPU", json={"resource_provider_generation": 2, "total": 8, "allocation_ratio": -1}), rp,
             "update", "greater than total")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        # Found by the fuzzer: the capacity overflowed to -inf, which int() refused with a 500.
+        {"total": 36850, "allocation_ratio": -1.7976931348623157e308},
+        # Capacity 0 passes the capacity check; MySQL's single-precision column refused the ratio with a 500.
+        {"total": 5, "reserved": 5, "allocation_ratio": -3.5e38},
+    ],
+)
+def test_a_ratio_beyond_the_float_range_is_a_400_on_every_route(
+    api: httpx.Client, rp: str, fields: dict[str, float]
+) -> None:
+    def bad(resp: httpx.Response) -> None:
+        assert resp.status_code == 400, resp.text
+        assert "JSON does not validate" in resp.json()["errors"][0]["detail"]
+
+    url = f"/resource_providers/{rp}/inventories"
+    bad(api.post(url, json={"resource_class": "VCPU", **fields}))
+    bad(api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": fields}}))
+    assert api.put(url, json={"resource_provider_generation": 0, "inventories": {"VCPU": {"total": 8}}}).status_code == 200
+    bad(api.put(f"{url}/VCPU", json={"resource_provider_generation": 1, **fields}))
+    inventories = {rp: {"resource_provider_generation": 1, "inventories": {"VCPU": fields}}}
+    bad(api.post("/reshaper", json={"inventories": inventories, "allocations": {}}))
+    assert api.get(url).json()["inventories"] == {
+        "VCPU": {"total": 8, "reserved": 0, "min_unit": 1, "max_unit": 2147483647, "step_size": 1,
+                 "allocation_ratio": 1.0}}

@@ -1,4 +1,4 @@
-"""GET /: the version document."""
+"""GET /: the version document; GET /openapi.json: the API's OpenAPI document."""
 
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ def home(req: Request) -> Response:
         ]
     }
     return set_last_modified(req, json_response(body), None)
+
+
+def openapi(req: Request) -> Response:
+    # Imported here: the document is built from the route table, which imports this module.
+    from allotment.placement.api.openapi import document_bytes
+
+    return Response(200, document_bytes(), [("content-type", "application/json")])

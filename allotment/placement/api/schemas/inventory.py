@@ -20,7 +20,10 @@ INVENTORY: dict[str, Any] = {
         "min_unit": _count(1),
         "max_unit": _count(1),
         "step_size": _count(1),
-        "allocation_ratio": {"type": "number", "maximum": SQL_SP_FLOAT_MAX},
+        # The column is a single-precision float on MySQL: beyond this range in either direction the
+        # database refuses the value (a 500), and a ratio near the double minimum overflowed the
+        # capacity check itself.
+        "allocation_ratio": {"type": "number", "minimum": -SQL_SP_FLOAT_MAX, "maximum": SQL_SP_FLOAT_MAX},
     },
     "required": ["total", "resource_provider_generation"],
     "additionalProperties": False,
