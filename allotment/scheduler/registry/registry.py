@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from allotment.infra.database import Database
 from allotment.scheduler.errors import Conflict, GroupPolicyViolation, NotFound
 from allotment.scheduler.host_state import AggregateInfo, HostState
 from allotment.scheduler.registry import aggregates as agg_ops
@@ -23,7 +24,6 @@ from allotment.scheduler.registry import groups as group_ops
 from allotment.scheduler.registry import hosts as host_ops
 from allotment.scheduler.registry import instances as instance_ops
 from allotment.scheduler.registry.common import UNSET, now
-from allotment.scheduler.registry.engine import Database
 from allotment.scheduler.registry.migrate import upgrade
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
 from allotment.scheduler.registry.snapshot import Snapshot

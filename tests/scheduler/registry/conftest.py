@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from allotment.bench.databases import fresh_database
+from allotment.infra.database import Database
 from allotment.scheduler.registry import Registry
-from allotment.scheduler.registry.engine import Database
 from allotment.scheduler.registry.migrate import upgrade
 
 

@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from allotment.bench.databases import fresh_database
+from allotment.infra.database import Database
 from allotment.scheduler.registry import Registry
-from allotment.scheduler.registry.engine import Database
 from allotment.scheduler.registry.migrate import upgrade
 from allotment.scheduler.registry.tables import metadata
 from tests.scheduler.registry import _workers

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from allotment.infra.database import Database
 from allotment.scheduler.host_state import InstanceInfo
 from allotment.scheduler.registry import Registry, changes
-from allotment.scheduler.registry.engine import Database
 from allotment.scheduler.registry.tables import changes as change_log
 from allotment.scheduler.registry.tables import hosts as hosts_table
 from tests.scheduler.registry.conftest import new_uuid
