@@ -29,6 +29,7 @@ __all__ = [
     "RunningServer",
     "allotment_server",
     "ensure_upstream_venv",
+    "ensure_venv",
     "free_port",
     "repo_root",
     "scheduler_server",
@@ -54,20 +55,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ensure_upstream_venv(path: Path | None = None) -> Path:
-    """Create (once) the virtualenv holding upstream Placement and gabbi; return it."""
-    venv = path or Path(os.environ.get("ALLOTMENT_UPSTREAM_VENV", repo_root() / ".cache" / "upstream"))
+def ensure_venv(venv: Path, requirements: Sequence[str], *, quiet: bool = False) -> Path:
+    """Create (once) a virtualenv at ``venv`` holding ``requirements``; return it. Raises on failure.
+
+    A marker file records what was installed, so a changed requirement list rebuilds it.
+    ``quiet`` captures pip's output (it is on the CalledProcessError) instead of printing it.
+    """
     marker = venv / ".allotment-requirements"
-    wanted = "\n".join(UPSTREAM_REQUIREMENTS)
+    wanted = "\n".join(requirements)
     if marker.exists() and marker.read_text() == wanted:
         return venv
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=quiet)
     subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *UPSTREAM_REQUIREMENTS],
-        check=True,
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *requirements],
+        check=True, capture_output=quiet, text=True, timeout=900,
     )
     marker.write_text(wanted)
     return venv
+
+
+def ensure_upstream_venv(path: Path | None = None) -> Path:
+    """Create (once) the virtualenv holding upstream Placement and gabbi; return it."""
+    return ensure_venv(path or Path(os.environ.get("ALLOTMENT_UPSTREAM_VENV", repo_root() / ".cache" / "upstream")),
+                       UPSTREAM_REQUIREMENTS)
 
 
 @dataclass

@@ -14,7 +14,6 @@ import getpass
 import grp
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from allotment.bench.servers import free_port, repo_root
+from allotment.bench.servers import ensure_venv, free_port, repo_root
 
 KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "gunicorn")
 ADMIN_PASSWORD = "keystone-admin-secret"
@@ -36,18 +35,7 @@ def keystone_venv_path() -> Path:
 
 def ensure_keystone_venv(path: Path | None = None) -> Path:
     """Create (once) the virtualenv holding Keystone and gunicorn; return it. Raises on failure."""
-    venv = path or keystone_venv_path()
-    marker = venv / ".allotment-requirements"
-    wanted = "\n".join(KEYSTONE_REQUIREMENTS)
-    if marker.exists() and marker.read_text() == wanted:
-        return venv
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *KEYSTONE_REQUIREMENTS],
-        check=True, capture_output=True, text=True, timeout=900,
-    )
-    marker.write_text(wanted)
-    return venv
+    return ensure_venv(path or keystone_venv_path(), KEYSTONE_REQUIREMENTS, quiet=True)
 
 
 def keystone_venv_or_skip() -> Path:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from allotment.bench.servers import repo_root
+from allotment.bench.servers import ensure_venv, repo_root
 
 # The clients are pinned so the functional-test count stays comparable between runs;
 # the test tools are what osc-placement's functional tests import.
@@ -37,18 +36,7 @@ def osc_venv_path() -> Path:
 
 def ensure_osc_venv(path: Path | None = None) -> Path:
     """Create (once) the virtualenv with the OpenStack clients; return it. Raises on failure."""
-    venv = path or osc_venv_path()
-    marker = venv / ".allotment-requirements"
-    wanted = "\n".join(OSC_REQUIREMENTS)
-    if marker.exists() and marker.read_text() == wanted:
-        return venv
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *OSC_REQUIREMENTS],
-        check=True, capture_output=True, text=True, timeout=900,
-    )
-    marker.write_text(wanted)
-    return venv
+    return ensure_venv(path or osc_venv_path(), OSC_REQUIREMENTS, quiet=True)
 
 
 def osc_venv_or_skip() -> Path:
