@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
-__all__ = ["ERROR_ITEM", "REQUEST_ID_HEADER_SPEC", "URI_TOO_LONG", "dumps", "json_content", "ref"]
+__all__ = ["ERROR_ITEM", "REQUEST_ID_HEADER_SPEC", "URI_TOO_LONG", "dumps", "json_content", "ref", "write_document"]
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -47,3 +48,13 @@ def json_content(schema: dict[str, Any]) -> dict[str, Any]:
 def dumps(document: dict[str, Any]) -> str:
     """The committed form of a document: sorted keys, two-space indent, a final newline."""
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_document(document: bytes, argv: list[str]) -> None:
+    """A generator's command line: the document into the file ``argv[1]`` names, else to stdout."""
+    text = document.decode()
+    if len(argv) > 1:
+        with open(argv[1], "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)

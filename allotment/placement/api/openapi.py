@@ -21,6 +21,7 @@ gives its own range. The version is asked for with the ``OpenStack-API-Version``
 
 from __future__ import annotations
 
+import functools
 import sys
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from allotment.infra.openapi import (
     dumps,
     json_content,
     ref,
+    write_document,
 )
 from allotment.placement.api import microversion
 from allotment.placement.api.openapi_shapes import SHAPES
@@ -577,21 +579,11 @@ def build() -> dict[str, Any]:
     }
 
 
-_CACHED: bytes | None = None
-
-
+@functools.cache
 def document_bytes() -> bytes:
     """The document as served and committed (built once per process)."""
-    global _CACHED
-    if _CACHED is None:
-        _CACHED = dumps(build()).encode()
-    return _CACHED
+    return dumps(build()).encode()
 
 
 if __name__ == "__main__":
-    text = document_bytes().decode()
-    if len(sys.argv) > 1:
-        with open(sys.argv[1], "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
+    write_document(document_bytes(), sys.argv)

@@ -10,6 +10,7 @@ hand-written shapes below, which follow ``serialize`` and ``ScheduleResult.to_di
 
 from __future__ import annotations
 
+import functools
 import sys
 from copy import deepcopy
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from allotment.infra.openapi import (
     dumps,
     json_content,
     ref,
+    write_document,
 )
 from allotment.scheduler import spec_schema
 from allotment.scheduler.api import schemas
@@ -252,21 +254,11 @@ def build() -> dict[str, Any]:
     }
 
 
-_CACHED: bytes | None = None
-
-
+@functools.cache
 def document_bytes() -> bytes:
     """The document as served and committed (built once per process)."""
-    global _CACHED
-    if _CACHED is None:
-        _CACHED = dumps(build()).encode()
-    return _CACHED
+    return dumps(build()).encode()
 
 
 if __name__ == "__main__":
-    text = document_bytes().decode()
-    if len(sys.argv) > 1:
-        with open(sys.argv[1], "w", encoding="utf-8") as out:
-            out.write(text)
-    else:
-        sys.stdout.write(text)
+    write_document(document_bytes(), sys.argv)
