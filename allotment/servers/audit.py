@@ -329,7 +329,7 @@ class Auditor:
             if heal:
                 try:
                     self.registry.set_host_status(host, disabled=True,
-                                                  disabled_reason=f"over capacity: {rc} {used}/{capacity:g}")
+                                                  disabled_reason=f"over capacity: {rc} {used} of {capacity:g}")
                     finding.action = f"host {host} disabled"
                 except (SchedulerError, NotFound) as exc:
                     finding.action = f"could not disable {host}: {exc}"
