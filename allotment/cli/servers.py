@@ -131,7 +131,7 @@ _TIMEOUT = click.option("--timeout", type=click.FloatRange(min=0), default=120, 
               metavar="URL", help="The compute API (env ALLOTMENT_COMPUTE_URL).")
 @click.pass_context
 def server(ctx: click.Context, compute_url: str) -> None:
-    """Servers through the compute API: create, list, show, delete, resize, migrate, evacuate."""
+    """Servers through the compute API: create, list, show, delete, moves."""
     ctx.meta["compute_url"] = compute_url
 
 
@@ -292,7 +292,7 @@ def _wait_for_signal() -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def servers() -> None:
-    """The servers flow's services: compute API + conductor (+ fake computes) in one process."""
+    """The compute API with the conductor (and fake computes), one process."""
 
 
 @servers.command("serve")
@@ -345,7 +345,7 @@ def servers_serve(db_url: str, host: str, port: int, fake_computes: int, invento
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def compute() -> None:
-    """Compute agents."""
+    """Compute agents: report a host to placement, take builds."""
 
 
 @compute.command("run")
@@ -402,8 +402,11 @@ def compute_run(session: Session, name: str, inventory_file: str, registry_db: s
 @output_options("kind", "subject", "detail", "action")
 @pass_session
 def audit(session: Session, heal: bool, servers_db: str, stuck_after: float, out: Output) -> None:
-    """Find orphaned allocations, servers without allocations, leftovers of deleted hosts, half-done
-    migrations, stuck servers and providers over capacity; --heal repairs them."""
+    """Audit placement against the servers' records; --heal repairs.
+
+    Finds orphaned allocations, servers without allocations, leftovers of deleted hosts,
+    half-done migrations, stuck servers and providers over capacity.
+    """
     from allotment.scheduler.config import load_scheduler_config
     from allotment.scheduler.registry import Registry
     from allotment.scheduler.service import Scheduler
