@@ -137,3 +137,13 @@ def test_schedule_cut_short_by_a_dead_conductor_is_run_again(db_url: str) -> Non
         assert [f.kind for f in report.findings] == ["stuck_server"]
         assert h.wait_for(uuid, "ACTIVE")["host"] == "cn1"
         h.check_usages()
+
+
+def test_the_conductor_audits_and_heals_periodically(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST}, audit_interval=0.1) as h:
+        orphan = str(uuidlib.uuid4())
+        h.cloud.placement.put_allocations(orphan, Allocations(
+            allocations={h.cloud.host_roots()["cn1"]: {"VCPU": 1}}, project_id="p", user_id="u",
+            consumer_generation=None, consumer_type="INSTANCE"))
+        assert h.cloud.wait_until(lambda: h.cloud.placement.get_allocations(orphan).allocations == {}, timeout=10)
+        h.check_usages()

@@ -78,3 +78,14 @@ def test_every_alternate_failing_ends_in_error_with_what_was_tried(db_url: str) 
         actions = h.http.get(f"/servers/{uuid}/os-instance-actions").json()["instanceActions"]
         assert actions[0]["result"] == "Error"
         h.check_usages()
+
+
+def test_server_group_anti_affinity_spreads_the_members(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": SMALL_HOST, "cn2": SMALL_HOST}) as h:
+        group = h.cloud.registry.create_group("web", "anti-affinity")
+        answer = h.create("web", server_group=group.uuid, min_count=2, max_count=2)
+        hosts = {h.wait_for(s["id"], "ACTIVE")["host"] for s in answer["servers"]}
+        assert hosts == {"cn1", "cn2"}
+        third = h.create("web", server_group=group.uuid)["server"]["id"]
+        assert "No valid host" in h.wait_for(third, "ERROR")["fault"]["message"]
+        h.check_usages()
