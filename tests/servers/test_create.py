@@ -63,6 +63,9 @@ def test_failed_build_is_rescheduled_onto_an_alternate(db_url: str) -> None:
         assert server["host"] == "cn2"
         assert h.host_usage("cn1") == {}
         h.check_usages()
+        # What the BuildFailureWeigher reads: cn1's consecutive failures.
+        assert h.cloud.registry.get_host("cn1").failed_builds == 1
+        assert h.cloud.registry.get_host("cn2").failed_builds == 0
 
 
 def test_every_alternate_failing_ends_in_error_with_what_was_tried(db_url: str) -> None:
