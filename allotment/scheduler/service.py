@@ -79,9 +79,9 @@ class Scheduler:
         for instance in result.instance_uuids:
             delete_claim(self.placement, instance)
             try:
-                self.registry.remove_instance(instance)  # its group membership goes with it
+                self.registry.remove_instance(instance)  # its group membership and topology claims go with it
             except RegistryNotFound:
-                pass
+                self.registry.release_topology(instance)
         LOG.info("released reservation %s: %s", result.reservation_id, ", ".join(result.instance_uuids))
 
     # ---- moves ------------------------------------------------------------------------------
