@@ -202,3 +202,39 @@ def test_pci_weigher_keeps_device_hosts_for_device_workloads(fleet: Fleet) -> No
     fleet.add_host("plain", vcpus=4, memory_mb=16384)
     s = fleet.scheduler(enabled_filters=FILTERS, pci_alias=ALIASES, enabled_weighers=["PCIWeigher"])
     assert s.select_destinations(boot_spec(flavor(vcpus=1))).selections[0][0].host == "plain"
+
+
+def test_a_move_holds_pins_on_both_hosts_until_confirm_or_revert(fleet: Fleet) -> None:
+    add_numa_host(fleet, "cn1")
+    add_numa_host(fleet, "cn2")
+    s = scheduler(fleet)
+    dedicated = flavor(vcpus=2, memory_mb=1024, extra_specs={"hw:cpu_policy": "dedicated"})
+    first = s.select_destinations(boot_spec(dedicated))
+    instance = first.instance_uuids[0]
+    source = first.selections[0][0].host
+    target = "cn2" if source == "cn1" else "cn1"
+    fleet.registry.set_task_state(instance, None)
+
+    migration = "0b6c4f4e-2d2f-4c1e-9f5e-8a1d2b3c4d5e"
+    moved = s.schedule_move(boot_spec(dedicated, instance_uuids=[instance]), migration_uuid=migration)
+    assert moved.selections[0][0].host == target
+    assert set(fleet.registry.topology_claims_of(instance)) == {source, target}
+    s.revert_move(instance, migration)
+    assert set(fleet.registry.topology_claims_of(instance)) == {source}
+
+    migration2 = "1b6c4f4e-2d2f-4c1e-9f5e-8a1d2b3c4d5e"
+    s.schedule_move(boot_spec(dedicated, instance_uuids=[instance]), migration_uuid=migration2)
+    s.confirm_move(instance, migration2)
+    assert set(fleet.registry.topology_claims_of(instance)) == {target}
+
+
+def test_a_move_that_finds_no_host_keeps_the_source_pins(fleet: Fleet) -> None:
+    add_numa_host(fleet, "cn1")
+    s = scheduler(fleet)
+    dedicated = flavor(vcpus=2, memory_mb=1024, extra_specs={"hw:cpu_policy": "dedicated"})
+    instance = s.select_destinations(boot_spec(dedicated)).instance_uuids[0]
+    before = fleet.registry.topology_claims_of(instance)
+    with pytest.raises(NoValidHost):
+        s.schedule_move(boot_spec(dedicated, instance_uuids=[instance]),
+                        migration_uuid="2b6c4f4e-2d2f-4c1e-9f5e-8a1d2b3c4d5e")
+    assert fleet.registry.topology_claims_of(instance) == before
