@@ -21,6 +21,7 @@ Errors are ``TopologyError`` (a 400) naming the field.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -96,6 +97,15 @@ class HostTopology:
     pci_devices: tuple[PciDevice, ...] = ()
     # The provider uuid of each PCI provider address, filled when registered in placement.
     pci_providers: dict[str, str] = field(default_factory=dict)
+
+    @functools.cached_property
+    def shape(self) -> tuple[tuple[HostCell, ...], tuple[PciDevice, ...]]:
+        """Everything but the provider uuids: hosts built alike have equal shapes (a memo key for fitting)."""
+        return self.cells, self.pci_devices
+
+    @functools.cached_property
+    def address_of_provider(self) -> dict[str, str]:
+        return {uuid: address for address, uuid in self.pci_providers.items()}
 
     def cell(self, cell_id: int) -> HostCell:
         return next(c for c in self.cells if c.id == cell_id)

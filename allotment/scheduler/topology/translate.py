@@ -20,7 +20,7 @@ from allotment.scheduler.topology.fit import Limits
 from allotment.scheduler.topology.host import pci_resource_class
 from allotment.scheduler.topology.request import PciAlias, TopologyRequest, parse_pci_aliases
 
-__all__ = ["aliases_of", "allowed_devices", "limits_of", "pci_suffix", "request_of", "with_pci_groups"]
+__all__ = ["aliases_of", "allowed_addresses", "allowed_devices", "limits_of", "pci_suffix", "request_of", "with_pci_groups"]
 
 
 def pci_suffix(request_index: int, device_index: int) -> str:
@@ -79,3 +79,12 @@ def limits_of(host: HostState) -> Limits:
     """The host's overcommit of shared CPUs and memory, applied per NUMA cell as Nova does."""
     return Limits(cpu_allocation_ratio=host.cpu_allocation_ratio or 1.0,
                   ram_allocation_ratio=host.ram_allocation_ratio or 1.0)
+
+
+def allowed_addresses(host: HostState, allowed: list[set[str] | None] | None) -> tuple[frozenset[str] | None, ...] | None:
+    """``allowed_devices`` as device provider addresses of the host: the same on hosts built alike."""
+    if allowed is None:
+        return None
+    by_provider = host.numa_topology.address_of_provider if host.numa_topology is not None else {}
+    return tuple(None if providers is None else frozenset(by_provider.get(p, p) for p in providers)
+                 for providers in allowed)

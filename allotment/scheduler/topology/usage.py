@@ -90,6 +90,12 @@ class HostUsage:
             usage.add(fit)
         return usage
 
+    def key(self) -> tuple[Any, ...]:
+        """A hashable fingerprint: equal usages give equal keys (a memo key for fitting)."""
+        return (tuple(sorted((cid, frozenset(u.pinned), u.shared_cpus, u.memory_mb, tuple(sorted(u.pages.items())))
+                             for cid, u in self.cells.items() if u.pinned or u.shared_cpus or u.memory_mb or u.pages)),
+                frozenset(self.devices))
+
     def copy(self) -> HostUsage:
         return HostUsage({k: CellUsage(set(v.pinned), v.shared_cpus, v.memory_mb, dict(v.pages))
                           for k, v in self.cells.items()}, set(self.devices))
