@@ -8,7 +8,8 @@ devices (a GPU and a NIC per cell, each its own child provider).
 
 Then, with the NUMATopologyFilter and PciPassthroughFilter enabled and the default
 weighers (PCIWeigher included), ``--requests`` rounds of one 1-instance request of each
-flavor of ``FLAVORS``: p50 and p99 per instance over all of them, and per flavor. An
+flavor of ``FLAVORS``: p50 and p99 per instance over all of them, and per flavor, and the p50 of
+each stage the scheduler times. An
 audit reads every host's topology claims back: no CPU pinned twice, no device given
 twice, no cell's memory or pages exceeded, and placement's PCPU usage on each host equal
 to the CPUs the registry says are pinned there.
@@ -25,6 +26,7 @@ from typing import Any
 
 from allotment.bench.stats import percentile
 from allotment.bench.workloads.base import Context, Figure, Workload, WorkloadResult
+from allotment.bench.workloads.schedule import STAGES
 from allotment.bench.workloads.trees import seeded_uuid
 from allotment.client import Inventory, connect
 from allotment.scheduler.config import SchedulerConfig
@@ -127,6 +129,7 @@ def run(ctx: Context) -> WorkloadResult:
             rng = random.Random(f"allotment-bench-numa:{p.seed}:{ctx.run_index}")
             project, user = seeded_uuid(rng), seeded_uuid(rng)
             times: dict[str, list[float]] = {name: [] for name in FLAVORS}
+            stages: dict[str, list[float]] = {stage: [] for stage in STAGES}
             no_valid_host = 0
             reasons: list[str] = []
             with connect(ctx.url, timeout=p.timeout) as placement:
@@ -140,13 +143,15 @@ def run(ctx: Context) -> WorkloadResult:
                                                        instance_uuids=[seeded_uuid(rng)])
                         t0 = time.perf_counter()
                         try:
-                            scheduler.select_destinations(spec)
+                            result = scheduler.select_destinations(spec)
                         except NoValidHost as exc:
                             no_valid_host += 1
                             if len(reasons) < 5:
                                 reasons.append(exc.reason)
                             continue
                         times[name].append(time.perf_counter() - t0)
+                        for stage in STAGES:
+                            stages[stage].append(result.timings.get(stage, 0.0))
             audit = _audit(ctx.url, registry, p.timeout)
     every = [t for values in times.values() for t in values]
 
@@ -157,6 +162,7 @@ def run(ctx: Context) -> WorkloadResult:
         "p50_ms": ms(every, 50), "p99_ms": ms(every, 99),
         **{f"{name}.p50_ms": ms(values, 50) for name, values in times.items()},
         **{f"{name}.p99_ms": ms(values, 99) for name, values in times.items()},
+        **{f"{stage}.p50_ms": ms(values, 50) for stage, values in stages.items()},
         "instances_placed": len(every), "no_valid_host": no_valid_host, "hosts": p.providers, "setup_s": setup_s,
         **audit,
     }
@@ -174,6 +180,7 @@ WORKLOAD = Workload(
         Figure("p50_ms", "ms", "lower", label="per instance p50 (all flavors)"),
         Figure("p99_ms", "ms", "lower", label="per instance p99 (all flavors)"),
         *(Figure(f"{name}.{q}_ms", "ms", "lower", label=f"{name} {q}") for name in FLAVORS for q in ("p50", "p99")),
+        *(Figure(f"{stage}.p50_ms", "ms", "lower", label=f"stage {stage} p50") for stage in STAGES),
         Figure("instances_placed", "", None, label="instances placed (timed)", show=True),
         Figure("no_valid_host", "", None, agg="sum", label="NoValidHost", show=True),
         Figure("cpus_pinned_twice", "", None, agg="sum", label="CPUs pinned twice (must be 0)", show=True),
