@@ -3,7 +3,7 @@
 Every process has its own placement client (direct, over the one placement database) and
 registry connection and a snapshot that goes stale as the others claim; they all start at
 the same moment and rank the hosts alike, so they race for the same CPUs. Afterwards, on
-both SQLite and PostgreSQL:
+SQLite, PostgreSQL and MariaDB:
 
 * no host CPU is pinned by two instances and no device is held twice (the fits, not just
   the database's keys, are checked);
@@ -83,7 +83,7 @@ def worker(placement_url: str, registry_url: str, specs: list[dict[str, Any]], s
     results.put((seed, outcomes))
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_concurrent_schedulers_never_pin_a_cpu_or_give_a_device_twice(backend: str) -> None:
     require_backend(backend)
     with fresh_database(backend) as placement_url, fresh_database(backend) as registry_url, \
