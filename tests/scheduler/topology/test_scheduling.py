@@ -238,3 +238,31 @@ def test_a_move_that_finds_no_host_keeps_the_source_pins(fleet: Fleet) -> None:
         s.schedule_move(boot_spec(dedicated, instance_uuids=[instance]),
                         migration_uuid="2b6c4f4e-2d2f-4c1e-9f5e-8a1d2b3c4d5e")
     assert fleet.registry.topology_claims_of(instance) == before
+
+
+def test_a_conductor_claiming_an_alternate_pins_it_too(fleet: Fleet) -> None:
+    from allotment.scheduler.claims import claim, delete_claim
+    from allotment.scheduler.errors import TopologyClaimFailed
+
+    add_numa_host(fleet, "cn1")
+    add_numa_host(fleet, "cn2")
+    s = scheduler(fleet)
+    spec = boot_spec(flavor(vcpus=4, memory_mb=1024, extra_specs={
+        "hw:cpu_policy": "dedicated", "pci_passthrough:alias": "gpu:1"}))
+    result = s.select_destinations(spec)
+    chosen, alternate = result.selections[0][0], result.selections[0][1]
+    instance = result.instance_uuids[0]
+    # The build failed on the chosen host: the conductor drops it and claims the alternate itself.
+    s.release(result)
+    claim(fleet.placement, instance, alternate.allocation_request, project_id=spec.project_id, user_id=spec.user_id)
+    fit = s.pin_alternate(spec, instance, alternate)
+    assert fit is not None and fit.devices == ("0000:3b:00.0",)
+    assert set(fleet.registry.topology_claims_of(instance)) == {alternate.host}
+    # Someone else took the host's only GPU meanwhile: the alternate no longer fits.
+    other = "3b6c4f4e-2d2f-4c1e-9f5e-8a1d2b3c4d5e"
+    delete_claim(fleet.placement, instance)
+    fleet.registry.release_topology(instance)
+    assert s.pin_alternate(spec, other, alternate) is not None
+    with pytest.raises(TopologyClaimFailed):
+        s.pin_alternate(spec, instance, alternate)
+    assert chosen.host != alternate.host
