@@ -25,7 +25,7 @@ from allotment.scheduler.registry.tables import claimed_devices, host_topologies
 from allotment.scheduler.topology.host import HostTopology
 from allotment.scheduler.topology.usage import Fit, HostUsage
 
-__all__ = ["TopologyClaimFailed", "claim", "claims_of", "delete_for_host", "get_topology", "load_for_hosts", "release",
+__all__ = ["TopologyClaimFailed", "claim", "claims_of", "get_topology", "load_for_hosts", "release",
            "set_topology"]
 
 Fitter = Callable[[HostTopology, HostUsage], Fit | None]
@@ -120,12 +120,6 @@ def release(conn: Connection, consumer: str, *, keep_host: str | None = None) ->
     if touched:
         changes.bump(conn, hosts=touched)
     return touched
-
-
-def delete_for_host(conn: Connection, hid: int) -> None:
-    """Everything topology-related of a host being deleted."""
-    for table in (pinned_cpus, claimed_devices, topology_claims, host_topologies):
-        conn.execute(table.delete().where(table.c.host_id == hid))
 
 
 def claims_of(conn: Connection, consumer: str) -> dict[str, Fit]:

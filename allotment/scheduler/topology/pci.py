@@ -43,7 +43,9 @@ def _matches(device: PciDevice, request: PciRequest) -> bool:
     wants_pf = any(s.device_type == "type-PF" for s in request.specs)
     if device.type == "type-PF" and not wants_pf:
         return False
-    return any(device.vendor_id == s.vendor_id and device.product_id == s.product_id
+    return any((s.vendor_id is None or device.vendor_id == s.vendor_id)
+               and (s.product_id is None or device.product_id == s.product_id)
+               and (s.resource_class is None or device.rc == s.resource_class)
                and (s.device_type is None or s.device_type == device.type) for s in request.specs)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from allotment.scheduler.errors import InvalidRequestSpec
@@ -46,10 +46,11 @@ class PciAlias:
     """One ``[scheduler] pci_alias`` entry: a name for a kind of device (several entries may share a name)."""
 
     name: str
-    vendor_id: str
-    product_id: str
+    vendor_id: str | None  # None: any (when a resource class names the devices)
+    product_id: str | None
     device_type: str | None = None  # type-PCI, type-PF, type-VF; None: any
     numa_policy: str | None = None
+    resource_class: str | None = None  # devices registered with this class; default CUSTOM_PCI_<VENDOR>_<PRODUCT>
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,6 @@ class _Sources:
     props: Mapping[str, str]
     vcpus: int
     memory_mb: int
-    notes: list[str] = field(default_factory=list)
 
     def both(self, name: str) -> tuple[str | None, str | None]:
         return self.extra.get(f"hw:{name}"), self.props.get(f"hw_{name}")
@@ -386,17 +386,24 @@ def parse_pci_aliases(entries: Any) -> list[PciAlias]:
         where = f"[scheduler] pci_alias[{i}]"
         if not isinstance(entry, Mapping):
             raise ValueError(f"{where}: expected a table")
-        unknown = sorted(set(entry) - {"name", "vendor_id", "product_id", "device_type", "numa_policy"})
+        unknown = sorted(set(entry) - {"name", "vendor_id", "product_id", "device_type", "numa_policy",
+                                       "resource_class"})
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
         name = entry.get("name")
         if not isinstance(name, str) or not name or ":" in name or "," in name:
             raise ValueError(f"{where}.name: a non-empty name without ':' or ','")
-        ids = {}
+        rc = entry.get("resource_class")
+        if rc is not None and (not isinstance(rc, str) or not re.fullmatch(r"[A-Z0-9_]+", rc)):
+            raise ValueError(f"{where}.resource_class: a resource class name (A-Z, 0-9, _)")
+        ids: dict[str, str | None] = {}
         for key in ("vendor_id", "product_id"):
             value = entry.get(key)
+            if value is None and rc is not None:
+                ids[key] = None
+                continue
             if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{4}", value):
-                raise ValueError(f"{where}.{key}: expected 4 hex digits")
+                raise ValueError(f"{where}.{key}: expected 4 hex digits (or give a resource_class)")
             ids[key] = value.lower()
         device_type = entry.get("device_type")
         if device_type is not None and device_type not in ("type-PCI", "type-PF", "type-VF"):
@@ -404,7 +411,7 @@ def parse_pci_aliases(entries: Any) -> list[PciAlias]:
         policy = entry.get("numa_policy")
         if policy is not None and policy not in PCI_NUMA_POLICIES:
             raise ValueError(f"{where}.numa_policy: one of {', '.join(PCI_NUMA_POLICIES)}")
-        out.append(PciAlias(name, ids["vendor_id"], ids["product_id"], device_type, policy))
+        out.append(PciAlias(name, ids["vendor_id"], ids["product_id"], device_type, policy, rc))
     for name in {a.name for a in out}:
         same = [a for a in out if a.name == name]
         if len({(a.device_type, a.numa_policy) for a in same}) > 1:

@@ -50,7 +50,7 @@ def with_pci_groups(spec: RequestSpec, config: SchedulerConfig) -> RequestSpec:
         return spec
     groups = []
     for r, pci in enumerate(request.pci):
-        classes = {pci_resource_class(s.vendor_id, s.product_id) for s in pci.specs}
+        classes = {s.resource_class or pci_resource_class(s.vendor_id or "", s.product_id or "") for s in pci.specs}
         if len(classes) != 1:
             raise InvalidRequestSpec(f"flavor.extra_specs.pci_passthrough:alias: alias {pci.alias!r} names devices of "
                                      f"several resource classes ({', '.join(sorted(classes))}); placement can ask "

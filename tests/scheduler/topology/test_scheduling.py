@@ -266,3 +266,35 @@ def test_a_conductor_claiming_an_alternate_pins_it_too(fleet: Fleet) -> None:
     with pytest.raises(TopologyClaimFailed):
         s.pin_alternate(spec, instance, alternate)
     assert chosen.host != alternate.host
+
+
+def test_a_new_topology_may_not_drop_what_instances_hold(fleet: Fleet) -> None:
+    from allotment.scheduler.errors import Conflict
+
+    add_numa_host(fleet, "cn1")
+    s = scheduler(fleet)
+    result = s.select_destinations(boot_spec(flavor(vcpus=1, memory_mb=512, extra_specs={
+        "hw:cpu_policy": "dedicated", "pci_passthrough:alias": "gpu:1"})))
+    fit = fleet.registry.topology_claims_of(result.instance_uuids[0])["cn1"]
+    smaller = topology(gpus_on=())
+    with pytest.raises(Conflict, match="drops .* that instances hold"):
+        fleet.registry.set_topology("cn1", HostTopology.from_dict(smaller))
+    pinned = next(iter(fit.taken_cpus))
+    for cell in smaller["cells"]:
+        cell["pcpus"] = ",".join(str(c) for c in range(2 + 6 * cell["id"], 6 + 6 * cell["id"]) if c != pinned)
+    with pytest.raises(Conflict) as info:
+        fleet.registry.set_topology("cn1", HostTopology.from_dict({**topology(), "cells": smaller["cells"]}))
+    assert info.value.code == "scheduler.topology.in_use"
+
+
+def test_an_alias_may_name_devices_by_resource_class(fleet: Fleet) -> None:
+    doc = topology(gpus_on=())
+    doc["pci_devices"].append({"address": "0000:3b:00.0", "vendor_id": "10de", "product_id": "20b0",
+                               "resource_class": "CUSTOM_GPU_A100", "numa_node": 1})
+    fleet.add_host("cn1", vcpus=4, memory_mb=16384)
+    register_topology(fleet.placement, fleet.registry, "cn1", HostTopology.from_dict(doc))
+    _, inventory = fleet.placement.get_inventories(pci_provider_uuid(fleet.roots["cn1"], "0000:3b:00.0"))
+    assert list(inventory) == ["CUSTOM_GPU_A100"]
+    s = fleet.scheduler(enabled_filters=FILTERS, pci_alias=[{"name": "a100", "resource_class": "CUSTOM_GPU_A100"}])
+    result = s.select_destinations(boot_spec(flavor(extra_specs={"pci_passthrough:alias": "a100:1"})))
+    assert fleet.registry.topology_claims_of(result.instance_uuids[0])["cn1"].devices == ("0000:3b:00.0",)
