@@ -101,7 +101,8 @@ class SchedulerConfig:
     image_properties_default_architecture: str | None = None
     default_availability_zone: str = "nova"  # the zone of hosts in no aggregate with an availability_zone
     # PCI aliases for flavors' pci_passthrough:alias: tables of name, vendor_id, product_id,
-    # device_type (type-PCI, type-PF, type-VF) and numa_policy (required, legacy, preferred, socket).
+    # device_type (type-PCI, type-PF, type-VF), numa_policy (required, legacy, preferred, socket) and
+    # resource_class (instead of vendor and product: devices registered with that class).
     pci_alias: list[dict[str, Any]] = field(default_factory=list)
     # NUMA fitting tries the fullest host cells first instead of the emptiest.
     packing_host_numa_cells_allocation_strategy: bool = False
