@@ -522,3 +522,8 @@ def server_group_delete(ctx: click.Context, ref: str) -> None:
     """Delete a server group (its memberships go with it; the instances stay)."""
     client = _session(ctx).client
     client.delete_group(_resolve_group(client, ref).uuid)
+
+
+from allotment.cli.host_topology import topology as _topology  # noqa: E402 - the subgroup lives in its own module
+
+host.add_command(_topology)

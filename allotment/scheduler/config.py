@@ -49,6 +49,7 @@ DEFAULT_WEIGHERS = [
     "ServerGroupSoftAffinityWeigher",
     "ServerGroupSoftAntiAffinityWeigher",
     "BuildFailureWeigher",
+    "PCIWeigher",
 ]
 # The scheduler's bodies (request specs, hosts) are small: 1 MiB, as before the limit was configurable.
 MAX_REQUEST_BODY_SIZE = 1 << 20
@@ -61,6 +62,7 @@ DEFAULT_WEIGHTS = {
     "soft_affinity_weight_multiplier": 1.0,
     "soft_anti_affinity_weight_multiplier": 1.0,
     "build_failure_weight_multiplier": 1000000.0,
+    "pci_weight_multiplier": 1.0,
 }
 
 
@@ -98,6 +100,12 @@ class SchedulerConfig:
     restrict_isolated_hosts_to_isolated_images: bool = True
     image_properties_default_architecture: str | None = None
     default_availability_zone: str = "nova"  # the zone of hosts in no aggregate with an availability_zone
+    # PCI aliases for flavors' pci_passthrough:alias: tables of name, vendor_id, product_id,
+    # device_type (type-PCI, type-PF, type-VF), numa_policy (required, legacy, preferred, socket) and
+    # resource_class (instead of vendor and product: devices registered with that class).
+    pci_alias: list[dict[str, Any]] = field(default_factory=list)
+    # NUMA fitting tries the fullest host cells first instead of the emptiest.
+    packing_host_numa_cells_allocation_strategy: bool = False
 
     # Request filters' gates.
     limit_tenants_to_placement_aggregate: bool = False
@@ -136,6 +144,9 @@ def load_scheduler_config(path: str | Path | None = None, **overrides: Any) -> S
         raise ValueError(f"unsupported [scheduler] auth_strategy {config.auth_strategy!r}: use none or keystone")
     if config.placement_auth not in ("noauth2", "keystone"):
         raise ValueError(f"unsupported [scheduler] placement_auth {config.placement_auth!r}: use noauth2 or keystone")
+    from allotment.scheduler.topology.request import parse_pci_aliases
+
+    parse_pci_aliases(config.pci_alias)  # ValueError naming the bad entry
     if "keystone" in (config.auth_strategy, config.placement_auth) and not keystone_authtoken:
         raise ValueError('"keystone" needs a [keystone_authtoken] table (www_authenticate_uri, auth_url, ...)')
     return config

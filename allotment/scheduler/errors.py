@@ -34,6 +34,7 @@ __all__ = [
     "SchedulerError",
     "ServerError",
     "SyncConflict",
+    "TopologyClaimFailed",
     "answer_for",
     "from_answer",
     "kind_of",
@@ -146,6 +147,10 @@ class InvalidInput(RegistryError):
     pass
 
 
+class TopologyClaimFailed(Conflict):
+    """The instance does not fit the host's NUMA/PCI topology any more (taken meanwhile), or the host has none."""
+
+
 class ServerError(RegistryError):
     """The service answered 5xx (or something that is not an API error)."""
 
@@ -191,6 +196,7 @@ KINDS: dict[type[SchedulerError], Kind] = {
     NotFound: Kind(404, "scheduler.not_found"),
     Conflict: Kind(409, "scheduler.conflict"),
     GroupPolicyViolation: Kind(409, "scheduler.server_group.policy_violation"),
+    TopologyClaimFailed: Kind(409, "scheduler.topology.claim_failed"),
     InvalidInput: Kind(400, "scheduler.bad_request"),
     PlacementSyncError: Kind(502, "scheduler.placement_sync_failed"),
 }

@@ -78,6 +78,12 @@ class HostState:
     # that touch this host's tree, in placement's order.
     allocation_candidates: list[dict[str, Any]] = field(default_factory=list)
 
+    # The host's NUMA/PCI topology (allotment.scheduler.topology.host.HostTopology) and what
+    # instances hold on it (topology.usage.HostUsage); None when no topology is registered.
+    # The usage may be shared with the registry snapshot: replace it, never edit it in place.
+    numa_topology: Any = None
+    numa_usage: Any = None
+
     limits: dict[str, Any] = field(default_factory=dict)
     weight: float = 0.0
 

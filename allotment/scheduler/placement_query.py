@@ -47,7 +47,8 @@ def to_placement_query(
     What goes in, following Nova's semantics:
 
     * The unsuffixed group gets ``VCPU`` (``PCPU`` when ``hw:cpu_policy`` is ``dedicated``
-      in the flavor or the image, plus one with ``hw:emulator_threads_policy=isolate``),
+      in the flavor or the image, plus one with ``hw:emulator_threads_policy=isolate``; with
+      ``mixed``, ``PCPU`` for the ``hw:cpu_dedicated_mask`` CPUs and ``VCPU`` for the rest),
       ``MEMORY_MB`` and ``DISK_GB`` (root + ephemeral + swap in GiB rounded up; no root when
       booting from volume) from the flavor, unless a ``resources[S]:CLASS`` extra spec names
       the class in any group; an amount of 0 removes the class.
@@ -122,13 +123,17 @@ def request_groups(spec: RequestSpec) -> tuple[list[RequestGroup], str | None]:
         if key.startswith("trait:") and value == "required":
             _extend_unique(unsuffixed.required_traits, [key.removeprefix("trait:")])
 
-    cpu_policy, thread_policy = spec.cpu_policies()
-    if cpu_policy == "dedicated" and not {"VCPU", "PCPU"} & _classes(by_suffix.values()):
-        extra = 1 if flavor_request.emulator_threads_policy == "isolate" else 0
-        unsuffixed.resources["PCPU"] = spec.flavor.vcpus + extra
+    topology = spec.topology_request()
+    cpu_policy, thread_policy = topology.cpu_policy, topology.thread_policy
+    if cpu_policy in ("dedicated", "mixed") and not {"VCPU", "PCPU"} & _classes(by_suffix.values()):
+        unsuffixed.resources["PCPU"] = topology.dedicated_count
+        if cpu_policy == "mixed":
+            unsuffixed.resources["VCPU"] = spec.flavor.vcpus - sum(len(c.pcpus) for c in topology.cells or ())
     hyperthreading = {"require": unsuffixed.required_traits, "isolate": unsuffixed.forbidden_traits}
     if thread_policy in hyperthreading:
         _extend_unique(hyperthreading[thread_policy], ["HW_CPU_HYPERTHREADING"])
+    if topology.pci_numa_policy == "socket":
+        _extend_unique(unsuffixed.required_traits, ["COMPUTE_SOCKET_PCI_NUMA_AFFINITY"])
 
     for group in spec.requested_resources:
         if group.suffix in by_suffix:

@@ -30,8 +30,11 @@ from allotment.scheduler.placement_query import PLACEMENT_MICROVERSION
 from allotment.scheduler.plugins import load_filters, load_weighers
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.instances import check_fields
-from allotment.scheduler.selection import ScheduleResult
+from allotment.scheduler.selection import ScheduleResult, Selection
 from allotment.scheduler.spec import RequestSpec
+from allotment.scheduler.topology.fit import Limits, fit_instance
+from allotment.scheduler.topology.translate import allowed_devices, request_of
+from allotment.scheduler.topology.usage import Fit
 
 __all__ = ["SCHEDULING_TASK_STATE", "Scheduler"]
 
@@ -79,10 +82,34 @@ class Scheduler:
         for instance in result.instance_uuids:
             delete_claim(self.placement, instance)
             try:
-                self.registry.remove_instance(instance)  # its group membership goes with it
+                self.registry.remove_instance(instance)  # its group membership and topology claims go with it
             except RegistryNotFound:
-                pass
+                self.registry.release_topology(instance)
         LOG.info("released reservation %s: %s", result.reservation_id, ", ".join(result.instance_uuids))
+
+    def pin_alternate(self, spec: RequestSpec, instance_uuid: str, selection: Selection) -> Fit | None:
+        """Record the NUMA/PCI fit of an instance whose alternate was claimed after ``select_destinations``.
+
+        A conductor that claims an alternate's stored allocation request itself (a retried
+        build) calls this next: the fit is computed in the registry's transaction against
+        every claim on the host, as the scheduler's own claims are. None when the spec asks
+        nothing of topology; TopologyClaimFailed (409) when the instance no longer fits, and
+        the caller drops its placement claim and tries the next alternate.
+        """
+        _check_spec(spec)
+        request = request_of(spec, self.config)
+        if not request.asks_anything:
+            return None
+        _, inventories = self.placement.get_inventories(selection.compute_node_uuid)
+        limits = Limits(cpu_allocation_ratio=inventories["VCPU"].allocation_ratio if "VCPU" in inventories else 1.0,
+                        ram_allocation_ratio=inventories["MEMORY_MB"].allocation_ratio
+                        if "MEMORY_MB" in inventories else 1.0)
+        allowed = allowed_devices(request, selection.allocation_request)
+        pack = self.config.packing_host_numa_cells_allocation_strategy
+        return self.registry.claim_topology(
+            selection.host, _uuid(instance_uuid, "instance_uuid"),
+            lambda topology, usage: fit_instance(topology, usage, request, limits=limits, pack=pack,
+                                                 allowed_devices=allowed))
 
     # ---- moves ------------------------------------------------------------------------------
 

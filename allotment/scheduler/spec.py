@@ -23,6 +23,14 @@ import orjson
 
 from allotment.scheduler import spec_schema
 from allotment.scheduler.errors import InvalidRequestSpec
+from allotment.scheduler.topology.request import (
+    CPU_POLICIES,
+    CPU_THREAD_POLICIES,
+    EMULATOR_THREADS_POLICIES,
+    PciAlias,
+    TopologyRequest,
+    topology_request,
+)
 
 __all__ = [
     "CPU_POLICIES",
@@ -48,11 +56,9 @@ __all__ = [
 SPEC_VERSION = "1.0"
 
 _VALID = "_validated"  # instance attribute set once validate() or from_dict() passed
+_TOPOLOGY = "_topology"  # instance attribute: cached topology requests
 
 GROUP_POLICIES = ("none", "isolate")
-CPU_POLICIES = ("shared", "dedicated")
-CPU_THREAD_POLICIES = ("prefer", "isolate", "require")
-EMULATOR_THREADS_POLICIES = ("share", "isolate")
 
 
 @dataclass(frozen=True)
@@ -265,7 +271,7 @@ class RequestSpec:
         if len(set(self.instance_uuids)) != len(self.instance_uuids):
             raise InvalidRequestSpec("instance_uuids: the same uuid is given twice")
         flavor_request = parse_flavor_request(self.flavor.extra_specs)
-        self.cpu_policies()
+        self.topology_request()
         for key in sorted(self.image.properties):
             name = key.removeprefix("trait:")
             if key.startswith("trait:") and not _NAME.match(name):
@@ -298,24 +304,24 @@ class RequestSpec:
             )
 
     def cpu_policies(self) -> tuple[str | None, str | None]:
-        """(CPU policy, CPU thread policy) from the flavor, or else the image; a conflict between them is an error.
+        """(CPU policy, CPU thread policy) from the flavor, or else the image, as ``topology_request`` resolves them."""
+        request = self.topology_request()
+        return request.cpu_policy, request.thread_policy
 
-        The flavor's ``dedicated`` wins over the image; an explicitly ``shared`` flavor refuses a
-        ``dedicated`` image; two different thread policies conflict.
+    def topology_request(self, aliases: Sequence[PciAlias] | None = None) -> TopologyRequest:
+        """What the instance asks of a host's NUMA cells, CPUs, pages and (given the aliases) PCI devices.
+
+        Raises ``InvalidRequestSpec`` for the combinations Nova refuses. Cached on the spec
+        (specs are frozen), one entry per alias list.
         """
-        extra, props = self.flavor.extra_specs, self.image.properties
-        flavor_policy, image_policy = extra.get("hw:cpu_policy"), props.get("hw_cpu_policy")
-        _check_choice("image.properties.hw_cpu_policy", image_policy, CPU_POLICIES)
-        if flavor_policy == "shared" and image_policy == "dedicated":
-            raise InvalidRequestSpec("image.properties.hw_cpu_policy: 'dedicated' conflicts with the flavor's 'shared'")
-        flavor_threads, image_threads = extra.get("hw:cpu_thread_policy"), props.get("hw_cpu_thread_policy")
-        _check_choice("image.properties.hw_cpu_thread_policy", image_threads, CPU_THREAD_POLICIES)
-        if flavor_threads and image_threads and flavor_threads != image_threads:
-            raise InvalidRequestSpec(
-                f"image.properties.hw_cpu_thread_policy: {image_threads!r} conflicts with "
-                f"the flavor's {flavor_threads!r}"
-            )
-        return flavor_policy or image_policy, flavor_threads or image_threads
+        cache = self.__dict__.setdefault(_TOPOLOGY, {})
+        key = id(aliases)
+        found = cache.get(key)
+        if found is None or found[0] is not aliases:
+            flavor = self.flavor
+            found = cache[key] = (aliases, topology_request(flavor.vcpus, flavor.memory_mb, flavor.extra_specs,
+                                                            self.image.properties, aliases))
+        return found[1]
 
     # -- serialization -------------------------------------------------------------------------
 

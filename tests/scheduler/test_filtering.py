@@ -159,7 +159,7 @@ class TestNarrowHosts:
 def test_every_shipped_filter_loads_by_name_and_runs() -> None:
     names = sorted(ep.name for ep in entry_points(group=FILTER_GROUP))
     assert set(DEFAULT_FILTERS) <= set(names)
-    assert len(names) == 16
+    assert len(names) == 18
     loaded = load_filters(SchedulerConfig(enabled_filters=names))
     assert [f.name() for f in loaded] == names
     # a plain host and request get through every one of them

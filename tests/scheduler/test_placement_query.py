@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from allotment.scheduler.errors import InvalidRequestSpec
+
 from allotment.client import direct
 from allotment.client.models import Inventory
 from allotment.scheduler.config import SchedulerConfig
@@ -124,19 +126,36 @@ def test_a_zero_amount_group_disappears_and_does_not_count_for_group_policy() ->
         ({}, {"hw_cpu_policy": "dedicated"}, [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2")]),
         ({"hw:cpu_policy": "dedicated", "hw:emulator_threads_policy": "isolate"}, {},
          [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:3")]),
-        ({"hw:cpu_policy": "shared", "hw:emulator_threads_policy": "isolate"}, {}, [BASE]),
-        ({"hw:cpu_policy": "dedicated", "resources:PCPU": "1"}, {},
-         [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:1")]),
+        ({"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "^0"}, {},
+         [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:1,VCPU:1")]),
+        ({"hw:cpu_policy": "mixed", "hw:cpu_dedicated_mask": "1", "hw:emulator_threads_policy": "isolate"}, {},
+         [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2,VCPU:1")]),
+        ({"resources:PCPU": "2"}, {}, [("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2")]),
         ({"hw:cpu_policy": "dedicated", "hw:cpu_thread_policy": "isolate"}, {},
          [("required", "!HW_CPU_HYPERTHREADING"), ("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2")]),
         ({"hw:cpu_policy": "dedicated"}, {"hw_cpu_thread_policy": "require"},
          [("required", "HW_CPU_HYPERTHREADING"), ("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2")]),
-        ({"hw:cpu_thread_policy": "prefer"}, {}, [BASE]),
+        ({"hw:cpu_policy": "dedicated", "hw:pci_numa_affinity_policy": "socket"}, {},
+         [("required", "COMPUTE_SOCKET_PCI_NUMA_AFFINITY"), ("resources", "DISK_GB:20,MEMORY_MB:2048,PCPU:2")]),
     ],
 )
 def test_cpu_pinning_asks_for_pcpu(extra_specs: dict[str, str], image_props: dict[str, str],
                                    expected: list[tuple[str, str]]) -> None:
     assert query(build(xs(**extra_specs), image=Image(properties=image_props)), None) == expected
+
+
+@pytest.mark.parametrize(
+    ("extra_specs", "message"),
+    [
+        ({"hw:cpu_policy": "shared", "hw:emulator_threads_policy": "isolate"}, "needs the 'dedicated' or 'mixed'"),
+        ({"hw:cpu_policy": "dedicated", "resources:PCPU": "1"}, "cannot be combined with 'hw:cpu_policy'"),
+        ({"hw:cpu_thread_policy": "prefer"}, "a CPU thread policy needs the 'dedicated' or 'mixed'"),
+        ({"resources:PCPU": "1"}, "resources:PCPU=1 but the flavor needs exactly 2"),
+    ],
+)
+def test_pinning_combinations_nova_refuses_are_refused(extra_specs: dict[str, str], message: str) -> None:
+    with pytest.raises(InvalidRequestSpec, match=message):
+        build(xs(**extra_specs))
 
 
 def test_image_traits_are_required_in_the_unsuffixed_group() -> None:

@@ -240,7 +240,7 @@ def test_weighing_a_thousand_hosts_matches_the_plain_definition() -> None:
             h.instances[f"h{i}-{k}"] = InstanceInfo(uuid=f"h{i}-{k}", task_state=rng.choice([None] * 9 + ["spawning"]))
         hosts.append(h)
     weighers = load_weighers(SchedulerConfig())
-    assert len(weighers) == 8
+    assert len(weighers) == 9
     s = spec(instance_group=group)
 
     expected = [0.0] * len(hosts)

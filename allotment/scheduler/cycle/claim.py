@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from allotment.client import BadRequest, Conflict, NotFound
 from allotment.scheduler.claims import claim, delete_claim, is_consumer_conflict
 from allotment.scheduler.cycle.state import Context, CycleState, Move, Placed
-from allotment.scheduler.errors import ConsumerInUse, GroupPolicyViolation, InvalidInput
+from allotment.scheduler.errors import ConsumerInUse, GroupPolicyViolation, InvalidInput, TopologyClaimFailed
 from allotment.scheduler.host_state import HostState, InstanceInfo
 from allotment.scheduler.moves import MOVING_TASK_STATE
 from allotment.scheduler.placement_query import apply_mappings
+from allotment.scheduler.topology.fit import fit_instance
+from allotment.scheduler.topology.translate import allowed_devices, limits_of, request_of
+from allotment.scheduler.topology.usage import HostUsage
 
 __all__ = ["claim_first", "consume", "mark_moving", "undo"]
 
@@ -64,15 +67,47 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
         chosen = Placed(instance, host, request)
         state.placed.append(chosen)
         try:
+            _pin(ctx, state, chosen)
+        except TopologyClaimFailed as exc:
+            state.placed.pop()
+            delete_claim(ctx.placement, instance)
+            LOG.info("topology claim for %s on %s refused: %s", instance, host.host, exc.detail)
+            continue
+        try:
             _join_group(ctx, state, chosen)
         except GroupPolicyViolation as exc:
             state.placed.pop()
             delete_claim(ctx.placement, instance)
+            if chosen.fit is not None:
+                _release_fit(ctx, state, chosen)
             LOG.info("server group refused %s on %s: %s", instance, host.host, exc)
             return None
         state.ledger.take(request)
         return chosen
     return None
+
+
+def _pin(ctx: Context, state: CycleState, chosen: Placed) -> None:
+    """Fit the instance's NUMA cells, CPUs, pages and devices on the host and record them in the registry.
+
+    The fit is computed again inside the registry's transaction, against every claim on the
+    host at that moment: the filters' answer came from the snapshot and may be stale.
+    """
+    request = request_of(state.spec, ctx.config)
+    if not request.asks_anything:
+        return
+    limits, pack = limits_of(chosen.host), ctx.config.packing_host_numa_cells_allocation_strategy
+    allowed = allowed_devices(request, chosen.request)
+    chosen.fit = ctx.registry.claim_topology(
+        chosen.host.host, chosen.instance,
+        lambda topology, usage: fit_instance(topology, usage, request, limits=limits, pack=pack,
+                                             allowed_devices=allowed))
+
+
+def _release_fit(ctx: Context, state: CycleState, chosen: Placed) -> None:
+    # A move keeps the instance's claim on its source host.
+    keep = state.move.source if state.move is not None else None
+    ctx.registry.release_topology(chosen.instance, keep_host=keep)
 
 
 def _join_group(ctx: Context, state: CycleState, chosen: Placed) -> None:
@@ -96,6 +131,10 @@ def consume(ctx: Context, state: CycleState, chosen: Placed) -> None:
                         memory_mb=fields["memory_mb"], root_gb=fields["root_gb"], project_id=fields["project_id"],
                         image_id=fields["image_id"], task_state=fields["task_state"])
     host.consume(info, state.ledger.tree_resources(chosen.request, host.uuid))
+    if chosen.fit is not None:
+        usage = host.numa_usage.copy() if host.numa_usage is not None else HostUsage()
+        usage.add(chosen.fit)
+        host.numa_usage = usage  # the snapshot's object is shared: replaced, not edited
     group = state.group
     if group is not None:
         if chosen.instance not in group.members:
@@ -122,6 +161,11 @@ def undo(ctx: Context, state: CycleState) -> None:
             delete_claim(ctx.placement, p.instance)
         except Exception:
             LOG.exception("could not delete the claim of %s while rolling back", p.instance)
+        if p.fit is not None:
+            try:
+                _release_fit(ctx, state, p)
+            except Exception:
+                LOG.exception("could not release the topology claim of %s while rolling back", p.instance)
         try:
             if p.move_hold and move is not None and move.source is not None:
                 ctx.registry.finish_move(p.instance, move.migration, move.source)

@@ -6,6 +6,7 @@ from allotment.scheduler.cycle.state import Context, CycleState, GroupState
 from allotment.scheduler.errors import InvalidInput, InvalidRequestSpec
 from allotment.scheduler.errors import NotFound as RegistryNotFound
 from allotment.scheduler.request_filters import RequestFilterContext, process_request_spec
+from allotment.scheduler.topology.translate import with_pci_groups
 
 __all__ = ["run"]
 
@@ -15,6 +16,8 @@ def run(ctx: Context, state: CycleState) -> None:
     # RequestFilterFailed is a NoValidHost: it propagates as the answer.
     state.constraints = process_request_spec(state.spec, RequestFilterContext(ctx.config, ctx.registry.all_aggregates()))
     state.spec = state.constraints.apply(state.spec)
+    # PCI aliases become placement request groups (one per device), resolved against the config.
+    state.spec = with_pci_groups(state.spec, ctx.config)
 
 
 def _server_group(ctx: Context, state: CycleState) -> GroupState | None:

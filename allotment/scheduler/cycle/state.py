@@ -23,6 +23,7 @@ from allotment.scheduler.registry import Registry
 from allotment.scheduler.request_filters import Constraints
 from allotment.scheduler.selection import TIMING_KEYS
 from allotment.scheduler.spec import RequestGroup, RequestSpec, ServerGroup
+from allotment.scheduler.topology.usage import Fit
 
 __all__ = ["Context", "CycleState", "GroupState", "Move", "Placed"]
 
@@ -72,6 +73,7 @@ class Placed:
     recorded: bool = False  # the registry record was created by this call
     move_hold: bool = False  # a move's group hold was taken (undo with Registry.finish_move)
     mapped_groups: list[RequestGroup] = field(default_factory=list)  # requested_resources with provider uuids
+    fit: Fit | None = None  # the NUMA cells, pinned CPUs, pages and devices recorded in the registry
 
 
 @dataclass

@@ -13,7 +13,16 @@ from allotment.scheduler.errors import Conflict, InvalidInput, NotFound
 from allotment.scheduler.registry import changes
 from allotment.scheduler.registry.common import UNSET, check_name, check_uuid, new_id, now
 from allotment.scheduler.registry.models import HOST_FACTS, Host
-from allotment.scheduler.registry.tables import aggregate_hosts, aggregates, hosts, instances
+from allotment.scheduler.registry.tables import (
+    aggregate_hosts,
+    aggregates,
+    claimed_devices,
+    host_topologies,
+    hosts,
+    instances,
+    pinned_cpus,
+    topology_claims,
+)
 
 __all__ = ["check_facts", "delete", "heartbeat", "host_id", "load", "register", "service_up", "set_status"]
 
@@ -139,6 +148,8 @@ def delete(conn: Connection, name: str) -> None:
     aggs = list(conn.execute(sa.select(aggregate_hosts.c.aggregate_id).where(aggregate_hosts.c.host_id == hid))
                 .scalars())
     conn.execute(aggregate_hosts.delete().where(aggregate_hosts.c.host_id == hid))
+    for table in (pinned_cpus, claimed_devices, topology_claims, host_topologies):
+        conn.execute(table.delete().where(table.c.host_id == hid))
     conn.execute(hosts.delete().where(hosts.c.id == hid))
     changes.bump(conn, hosts=[hid], aggregates=aggs)
 

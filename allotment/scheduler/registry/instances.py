@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from allotment.scheduler.errors import InvalidInput, NotFound
-from allotment.scheduler.registry import changes, groups
+from allotment.scheduler.registry import changes, groups, topology
 from allotment.scheduler.registry.common import check_name, check_uuid, now
 from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import INSTANCE_FIELDS, Instance
@@ -64,11 +64,12 @@ def record(conn: Connection, uuid: str, host: str | None, fields: Mapping[str, A
 
 
 def remove(conn: Connection, uuid: str) -> None:
-    """Forget the instance and its server group membership."""
+    """Forget the instance, its server group membership and its topology claims."""
     hid = conn.execute(sa.select(instances.c.host_id).where(instances.c.uuid == uuid).with_for_update()).scalar()
     if hid is None:
         raise NotFound(f"instance {uuid} is not recorded", "scheduler.instance.not_found")
     conn.execute(group_members.delete().where(group_members.c.instance_uuid == uuid))
+    topology.release(conn, uuid)  # its pinned CPUs, pages and devices
     conn.execute(instances.delete().where(instances.c.uuid == uuid))
     changes.bump(conn, hosts=[hid])
 

@@ -23,11 +23,14 @@ from allotment.scheduler.registry import changes
 from allotment.scheduler.registry import groups as group_ops
 from allotment.scheduler.registry import hosts as host_ops
 from allotment.scheduler.registry import instances as instance_ops
+from allotment.scheduler.registry import topology as topology_ops
 from allotment.scheduler.registry.common import UNSET, now
 from allotment.scheduler.registry.migrate import upgrade
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
 from allotment.scheduler.registry.snapshot import Snapshot
 from allotment.scheduler.registry.tables import metadata
+from allotment.scheduler.topology.host import HostTopology
+from allotment.scheduler.topology.usage import Fit, HostUsage
 
 __all__ = ["Registry"]
 
@@ -213,6 +216,8 @@ class Registry:
             if group is not None:
                 group_ops.place_member(conn, group, instance_uuid, host)
             instance_ops.record(conn, instance_uuid, host, {"task_state": None})
+            # Pinned CPUs and devices stay only where the instance now is.
+            topology_ops.release(conn, instance_uuid, keep_host=host)
 
         self._write(op)
 
@@ -240,6 +245,34 @@ class Registry:
     def list_instances(self, *, host: str | None = None) -> list[Instance]:
         with self.db.read() as conn:
             return instance_ops.load(conn, host=host)
+
+    # ---- host topology (NUMA cells, dedicated CPUs, pages, PCI devices) --------------------
+
+    def set_topology(self, name: str, topology: HostTopology) -> None:
+        """Record or replace the host's topology; Conflict if it drops CPUs or devices instances hold."""
+        self._write(lambda c: topology_ops.set_topology(c, name, topology))
+
+    def get_topology(self, name: str) -> tuple[HostTopology, dict[str, dict[str, Any]]]:
+        """The host's topology and its claims (consumer uuid -> fit document); NotFound without one."""
+        with self.db.read() as conn:
+            return topology_ops.get_topology(conn, name)
+
+    def claim_topology(self, name: str, consumer: str,
+                       fitter: Callable[[HostTopology, HostUsage], Fit | None]) -> Fit:
+        """Fit ``consumer`` on the host under its row lock and record the pinning; TopologyClaimFailed if not.
+
+        ``fitter`` gets the host's topology and what every other consumer holds there, and
+        returns the fit (or None). A second claim by the same consumer on the host replaces it.
+        """
+        return self._write(lambda c: topology_ops.claim(c, name, consumer, fitter))
+
+    def release_topology(self, consumer: str, *, keep_host: str | None = None) -> None:
+        """Drop the consumer's topology claims (all, or all but the one on ``keep_host``)."""
+        self._write(lambda c: topology_ops.release(c, consumer, keep_host=keep_host))
+
+    def topology_claims_of(self, consumer: str) -> dict[str, Fit]:
+        with self.db.read() as conn:
+            return topology_ops.claims_of(conn, consumer)
 
     # ---- the scheduler's hot path (snapshot) ---------------------------------------------
 

@@ -36,8 +36,11 @@ from sqlalchemy.engine import Connection
 from allotment.infra.chunks import chunked
 from allotment.scheduler.host_state import AggregateInfo, HostState, InstanceInfo, ServiceState
 from allotment.scheduler.registry import changes as change_log
+from allotment.scheduler.registry import topology as topology_ops
 from allotment.scheduler.registry.common import now
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregate_metadata, aggregates, hosts, instances
+from allotment.scheduler.topology.host import HostTopology
+from allotment.scheduler.topology.usage import HostUsage
 
 __all__ = ["Snapshot"]
 
@@ -45,7 +48,7 @@ __all__ = ["Snapshot"]
 # HostState fields holding a mutable default that host_states does not set itself (any
 # field added to the contract later): each built HostState gets its own from the factory.
 _FILLED = {"service", "cpu_info", "supported_instances", "stats", "aggregates", "instances",
-           "allocation_candidates", "limits"}
+           "allocation_candidates", "limits", "numa_topology", "numa_usage"}
 _OTHER_FACTORIES = [(f.name, f.default_factory) for f in fields(HostState)
                     if f.default_factory is not MISSING and f.name not in _FILLED]
 _SERVICE_FIELDS = {f.name for f in fields(ServiceState)}
@@ -67,6 +70,8 @@ class _Host:
     forced_down: bool
     last_heartbeat: dt.datetime | None
     instances: dict[str, InstanceInfo] = field(default_factory=dict)
+    topology: HostTopology | None = None
+    usage: HostUsage | None = None
 
 
 @dataclass(slots=True)
@@ -173,6 +178,11 @@ class Snapshot:
             for r in conn.execute(iq.order_by(instances.c.uuid)):
                 if r.host_id in fresh:
                     fresh[r.host_id].instances[r.uuid] = _instance(r)
+            topologies, fits = topology_ops.load_for_hosts(conn, batch)
+            for hid, topo in topologies.items():
+                if hid in fresh:
+                    fresh[hid].topology = topo
+                    fresh[hid].usage = HostUsage.of(fits.get(hid, ()))
             for hid in batch or ():
                 old = self._hosts.pop(hid, None)
                 if old is not None:
@@ -260,6 +270,8 @@ class Snapshot:
                 attrs["aggregates"] = aggs
                 attrs["allocation_candidates"] = []
                 attrs["limits"] = {}
+                attrs["numa_topology"] = rec.topology
+                attrs["numa_usage"] = rec.usage
                 for name, factory in _OTHER_FACTORIES:
                     attrs[name] = factory()
                 hs = new(HostState)

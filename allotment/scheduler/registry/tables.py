@@ -20,12 +20,16 @@ __all__ = [
     "aggregate_metadata",
     "aggregates",
     "changes",
+    "claimed_devices",
     "group_members",
+    "host_topologies",
     "hosts",
     "instances",
     "metadata",
+    "pinned_cpus",
     "server_groups",
     "state",
+    "topology_claims",
 ]
 
 metadata = sa.MetaData()
@@ -147,5 +151,47 @@ instances = sa.Table(
     sa.Column("image_id", sa.String(255), nullable=True),
     sa.Column("task_state", sa.String(255), nullable=True),
     *_stamps(),
+    **_MYSQL,
+)
+
+# A host's topology document (allotment.scheduler.topology.host); ``generation`` counts claims
+# and changes so a writer can tell its read went stale.
+host_topologies = sa.Table(
+    "sched_host_topologies",
+    metadata,
+    sa.Column("host_id", sa.Integer, sa.ForeignKey("sched_hosts.id"), primary_key=True),
+    sa.Column("topology", sa.JSON, nullable=False),
+    sa.Column("generation", sa.BigInteger, nullable=False),
+    *_stamps(),
+    **_MYSQL,
+)
+
+# One consumer's fit on one host (cells, pinning, pages, devices); a move holds two hosts.
+topology_claims = sa.Table(
+    "sched_topology_claims",
+    metadata,
+    sa.Column("consumer_uuid", sa.String(36), primary_key=True),
+    sa.Column("host_id", sa.Integer, sa.ForeignKey("sched_hosts.id"), primary_key=True, index=True),
+    sa.Column("fit", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    **_MYSQL,
+)
+
+# The primary keys are what makes "no CPU or device twice" a database guarantee.
+pinned_cpus = sa.Table(
+    "sched_pinned_cpus",
+    metadata,
+    sa.Column("host_id", sa.Integer, sa.ForeignKey("sched_hosts.id"), primary_key=True),
+    sa.Column("cpu", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("consumer_uuid", sa.String(36), nullable=False, index=True),
+    **_MYSQL,
+)
+
+claimed_devices = sa.Table(
+    "sched_claimed_devices",
+    metadata,
+    sa.Column("host_id", sa.Integer, sa.ForeignKey("sched_hosts.id"), primary_key=True),
+    sa.Column("address", sa.String(16), primary_key=True),
+    sa.Column("consumer_uuid", sa.String(36), nullable=False, index=True),
     **_MYSQL,
 )

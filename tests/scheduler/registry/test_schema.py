@@ -32,7 +32,7 @@ def test_version_table_is_our_own_and_upgrade_is_idempotent(registry_db: Databas
     assert all(n.startswith("sched_") for n in names)
     with registry_db.engine.connect() as conn:
         version = conn.execute(sa.text("SELECT version_num FROM sched_alembic_version")).scalar()
-    assert version == "sched_0001"
+    assert version == "sched_0002_topology"
 
 
 def test_shares_a_database_with_placement(backend: str) -> None:
@@ -49,7 +49,7 @@ def test_shares_a_database_with_placement(backend: str) -> None:
         engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() is not None
-            assert conn.execute(sa.text("SELECT version_num FROM sched_alembic_version")).scalar() == "sched_0001"
+            assert conn.execute(sa.text("SELECT version_num FROM sched_alembic_version")).scalar() == "sched_0002_topology"
         engine.dispose()
 
 
