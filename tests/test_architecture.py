@@ -44,6 +44,10 @@ RULES = {
     "candidates": Rule("allotment.placement.candidates", forbidden=("allotment.placement.api",)),
     "store": Rule("allotment.placement.store", forbidden=("allotment.placement.domain",)),
     "scheduler": Rule("allotment.scheduler", forbidden=("allotment.placement",)),
+    # The fleet simulator sits above the scheduler: it reaches placement through the client only,
+    # and neither the scheduler (nor placement, by its allowed list) imports it.
+    "simulator": Rule("allotment.simulator", forbidden=("allotment.placement", "allotment.cli")),
+    "scheduler-not-simulator": Rule("allotment.scheduler", forbidden=("allotment.simulator",)),
 }
 
 
@@ -120,6 +124,8 @@ PLANTED = {
     "candidates": ("placement/candidates/request.py", "from ..api import util\n"),
     "store": ("placement/store/migrate.py", "from allotment.placement import domain\n"),
     "scheduler": ("scheduler/manager.py", "import allotment.placement.api.app\n"),
+    "simulator": ("simulator/engine.py", "from allotment.placement.api import app\n"),
+    "scheduler-not-simulator": ("scheduler/manager.py", "from allotment.simulator import engine\n"),
 }
 
 
@@ -145,6 +151,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         "scheduler/__init__.py": "",
         "scheduler/manager.py": "from allotment.client import Client\n",
         "client/__init__.py": "",
+        "simulator/__init__.py": "",
+        "simulator/engine.py": "from allotment.scheduler import manager\nfrom allotment.client import Client\n",
     }
     for rel, text in {**base, **files}.items():
         path = root / rel

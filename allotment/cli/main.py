@@ -28,6 +28,8 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Place instances: claim a host for each (plus alternates) and show where they went."),
     "scheduler": ("allotment.cli.scheduling:scheduler",
                   "The scheduler service (POST /select_destinations, /migrations, and the host registry API)."),
+    "simulate": ("allotment.cli.simulate:simulate",
+                 "Simulate a fleet under a workload and compare scheduler configurations side by side."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }
