@@ -168,7 +168,8 @@ def simulate(out: Output, url: str | None, hosts: int, host_vcpus: int, host_mem
         progress(f"plot: {write_plot(document, plot or results_path.with_suffix('.png'))}")
     out.listing(COMPARISON_FIELDS, comparison_rows(document), title="configurations compared")
     if not out.structured and out.fmt == "table":
-        reasons = [(run["label"], reason, count) for run in document["runs"] for reason, count in run["refusals"].items()]
+        reasons = [(run["label"], reason, count)
+                   for run in document["runs"] for reason, count in run["refusals"].items()]
         if reasons:
             Output("table").listing(("config", "refusal reason (NoValidHost)", "count"), reasons, title="refusals")
     mismatched = [r["label"] for r in document["runs"] if r.get("usage_mismatches")]

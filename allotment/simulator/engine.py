@@ -13,7 +13,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,7 +122,9 @@ class Simulation:
 
     # ---- the loop ------------------------------------------------------------------------------
 
-    def run(self) -> RunResult:
+    def run(self, progress: Callable[[str], None] | None = None) -> RunResult:
+        """Play the workload to its last arrival; ``progress`` hears about every tenth of the arrivals."""
+        step = max(len(self.arrivals) // 10, 1)
         heap: list[tuple[float, int, int, Any]] = []
         seq = 0
         for ev in self.events:
@@ -142,6 +144,9 @@ class Simulation:
                 assert arrival is not None
                 t, kind, data = arrival.time, -1, arrival
                 i += 1
+                if progress is not None and i % step == 0:
+                    progress(f"{i}/{len(self.arrivals)} arrivals, {self.c.placed + self.c.evacuated} placed, "
+                             f"{self.c.refused} refused, {time.perf_counter() - wall:.0f} s")
             while next_sample <= t:
                 self._sample(next_sample)
                 next_sample += self.sample_every

@@ -71,7 +71,7 @@ def run_one(plan: Plan, index: int, workdir: Path,
         try:
             sim.build()
             progress(f"[{sim_config.label}] {len(plan.arrivals)} arrivals (hosts ready in {sim.setup_s:.1f} s)")
-            result = sim.run()
+            result = sim.run(lambda line: progress(f"[{sim_config.label}] {line}"))
             mismatches = sim.verify_usages() if plan.verify else []
         finally:
             if plan.url is not None:

@@ -84,7 +84,7 @@ def parse_flavor(text: str) -> SimFlavor:
 
 @dataclass(frozen=True)
 class Lifetime:
-    """How long instances live: ``exp:MEAN``, ``lognormal:MEDIAN:SIGMA``, ``uniform:LOW:HIGH``, ``fixed:S``, ``forever``."""
+    """How long instances live (seconds), from ``parse_lifetime``: exp, lognormal, uniform, fixed or forever."""
 
     kind: str
     params: tuple[float, ...] = ()

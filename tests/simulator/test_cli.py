@@ -75,3 +75,27 @@ def test_help_and_bad_input_are_usage_errors(tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         assert needle in result.output, (args, result.output)
     assert not (tmp_path / "never.json").exists()
+
+
+def test_over_http_against_a_running_placement(tmp_path: Path) -> None:
+    from allotment.bench.servers import allotment_server
+    from allotment.client import connect
+
+    with allotment_server(workers=1) as server:
+        out = tmp_path / "http.json"
+        result = CliRunner().invoke(cli, ["simulate", *SMALL, "--url", server.url, "--config", "spread",
+                                          "--config", "pack", "--verify", "--no-plot", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(out.read_text())
+        assert doc["placement"] == server.url
+        assert all(r["usage_mismatches"] == [] and r["summary"]["placed"] > 0 for r in doc["runs"])
+        # Each run removes what it wrote: the next configuration starts from an empty placement.
+        with connect(server.url) as client:
+            assert client.list_providers() == []
+
+
+def test_an_unreachable_placement_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", *SMALL, "--url", "http://127.0.0.1:9", "--no-plot",
+                                      "--out", str(tmp_path / "r.json")])
+    assert result.exit_code == 1
+    assert "error: cannot reach placement at http://127.0.0.1:9" in result.output
