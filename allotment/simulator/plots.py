@@ -19,7 +19,10 @@ PANELS = (
 
 
 def write_plot(document: dict[str, Any], path: str | Path) -> Path:
-    """Draw every panel of ``PANELS`` over simulated time, one line per run; return the file written."""
+    """Draw every panel of ``PANELS`` over simulated time, one line per run; return the file written.
+
+    Failures are shaded red and maintenance windows grey while they last.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,10 +31,20 @@ def write_plot(document: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     fig, axes = plt.subplots(3, 2, figsize=(12, 10), sharex=True)
     hours = max((r["samples"][-1]["t"] for r in document["runs"] if r["samples"]), default=0.0) > 3 * 3600
+    scale_x = 3600.0 if hours else 1.0
     for ax, (key, title, scale) in zip(axes.flat, PANELS, strict=True):
         for run in document["runs"]:
-            xs = [s["t"] / (3600.0 if hours else 1.0) for s in run["samples"]]
+            xs = [s["t"] / scale_x for s in run["samples"]]
             ax.plot(xs, [s[key] * scale for s in run["samples"]], label=run["label"], linewidth=1.2)
+        # Host failures (red) and maintenance windows (grey) shaded where they last.
+        for ev in document.get("events", ()):
+            start = ev["at"] / scale_x
+            end = (ev["at"] + ev["duration"]) / scale_x if ev.get("duration") else None
+            colour = "tab:red" if ev["kind"] == "failure" else "grey"
+            if end is None:
+                ax.axvline(start, color=colour, linestyle="--", linewidth=0.8, alpha=0.6)
+            else:
+                ax.axvspan(start, end, color=colour, alpha=0.08)
         ax.set_title(title, fontsize=10)
         ax.grid(True, alpha=0.3)
     for ax in axes[-1]:
