@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
+import pytest
 from click.testing import CliRunner
 
 from allotment.cli.main import cli
+from allotment.simulator.results_schema import validate_results
 from allotment.simulator.runner import FORMAT
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "simulator" / "example-trace.csv"
@@ -23,6 +26,7 @@ def test_two_configurations_compared_in_one_command(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert doc["format"] == FORMAT
+    validate_results(doc)
     assert [r["label"] for r in doc["runs"]] == ["spread", "pack:host_subset_size=2"]
     assert doc["runs"][1]["config"]["host_subset_size"] == 2
     assert doc["runs"][1]["config"]["weights"]["ram_weight_multiplier"] == -1.0
@@ -45,6 +49,7 @@ def test_json_output_and_a_trace(tmp_path: Path) -> None:
     assert rows[0]["placed"] + rows[0]["refused"] == 200
     assert plot.is_file()
     doc = json.loads((tmp_path / "r.json").read_text())
+    validate_results(doc)
     assert doc["workload"] == {"kind": "trace", "trace": str(EXAMPLE), "arrivals": 200}
 
 
@@ -99,3 +104,11 @@ def test_an_unreachable_placement_is_an_error_not_a_traceback(tmp_path: Path) ->
                                       "--out", str(tmp_path / "r.json")])
     assert result.exit_code == 1
     assert "error: cannot reach placement at http://127.0.0.1:9" in result.output
+
+
+def test_the_committed_results_follow_the_schema_and_the_schema_catches_a_gap() -> None:
+    doc = json.loads((Path(__file__).parents[2] / "docs" / "simulator" / "spread-vs-pack.json").read_text())
+    validate_results(doc)
+    del doc["runs"][0]["summary"]["placed"]
+    with pytest.raises(jsonschema.ValidationError, match="'placed' is a required property"):
+        validate_results(doc)
