@@ -46,6 +46,10 @@ RULES = {
     "scheduler": Rule("allotment.scheduler", forbidden=("allotment.placement", "allotment.servers")),
     # The servers flow sits above the scheduler and reaches placement through the client too.
     "servers": Rule("allotment.servers", forbidden=("allotment.placement", "allotment.cli", "allotment.bench")),
+    # The fleet simulator sits above the scheduler: it reaches placement through the client only,
+    # and neither the scheduler (nor placement, by its allowed list) imports it.
+    "simulator": Rule("allotment.simulator", forbidden=("allotment.placement", "allotment.cli")),
+    "scheduler-not-simulator": Rule("allotment.scheduler", forbidden=("allotment.simulator",)),
 }
 
 
@@ -123,6 +127,8 @@ PLANTED = {
     "store": ("placement/store/migrate.py", "from allotment.placement import domain\n"),
     "scheduler": ("scheduler/manager.py", "import allotment.placement.api.app\n"),
     "servers": ("servers/conductor.py", "from allotment.placement.store import tables\n"),
+    "simulator": ("simulator/engine.py", "from allotment.placement.api import app\n"),
+    "scheduler-not-simulator": ("scheduler/manager.py", "from allotment.simulator import engine\n"),
 }
 
 
@@ -150,6 +156,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         "client/__init__.py": "",
         "servers/__init__.py": "",
         "servers/conductor.py": "from allotment.scheduler import manager\n",
+        "simulator/__init__.py": "",
+        "simulator/engine.py": "from allotment.scheduler import manager\nfrom allotment.client import Client\n",
     }
     for rel, text in {**base, **files}.items():
         path = root / rel

@@ -32,6 +32,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "servers": ("allotment.cli.servers:servers", "The compute API with the conductor (and fake computes), one process."),
     "compute": ("allotment.cli.servers:compute", "Compute agents: report a host to placement, take builds."),
     "audit": ("allotment.cli.servers:audit", "Audit placement against the servers' records; --heal repairs."),
+    "simulate": ("allotment.cli.simulate:simulate",
+                 "Simulate a fleet under a workload and compare scheduler configurations side by side."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }
