@@ -4,7 +4,8 @@
 - infra imports nothing else of allotment;
 - placement's ``candidates`` never import its ``api``, and its ``store`` never imports its ``domain``;
 - the scheduler reaches placement only through the client, and only through its typed methods;
-- only the scheduler's registry touches the registry's tables.
+- only the scheduler's registry touches the registry's tables;
+- the dashboard reaches placement and the scheduler only through their clients, and neither imports it.
 
 Each rule is also run over a planted violation, so a broken checker cannot pass vacuously.
 """
@@ -44,6 +45,9 @@ RULES = {
     "candidates": Rule("allotment.placement.candidates", forbidden=("allotment.placement.api",)),
     "store": Rule("allotment.placement.store", forbidden=("allotment.placement.domain",)),
     "scheduler": Rule("allotment.scheduler", forbidden=("allotment.placement",)),
+    # The dashboard reads placement and the scheduler through their clients; nothing below imports it.
+    "dashboard": Rule("allotment.dashboard", forbidden=("allotment.placement", "allotment.cli", "allotment.bench")),
+    "scheduler-below-dashboard": Rule("allotment.scheduler", forbidden=("allotment.dashboard",)),
 }
 
 
@@ -120,6 +124,8 @@ PLANTED = {
     "candidates": ("placement/candidates/request.py", "from ..api import util\n"),
     "store": ("placement/store/migrate.py", "from allotment.placement import domain\n"),
     "scheduler": ("scheduler/manager.py", "import allotment.placement.api.app\n"),
+    "dashboard": ("dashboard/app.py", "from allotment.placement.api import util\n"),
+    "scheduler-below-dashboard": ("scheduler/manager.py", "from allotment.dashboard import app\n"),
 }
 
 
@@ -145,6 +151,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         "scheduler/__init__.py": "",
         "scheduler/manager.py": "from allotment.client import Client\n",
         "client/__init__.py": "",
+        "dashboard/__init__.py": "",
+        "dashboard/app.py": "from allotment.client import Client\n",
     }
     for rel, text in {**base, **files}.items():
         path = root / rel

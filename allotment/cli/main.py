@@ -28,6 +28,8 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Place instances: claim a host for each (plus alternates) and show where they went."),
     "scheduler": ("allotment.cli.scheduling:scheduler",
                   "The scheduler service (POST /select_destinations, /migrations, and the host registry API)."),
+    "dashboard": ("allotment.cli.dashboard:dashboard",
+                  "The dashboard: provider trees, usage heatmap, capacity per flavor and zone, decisions, simulations."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }
