@@ -11,13 +11,15 @@ then a request for 64 VCPU is refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import httpx
+import pytest
 
-from allotment.scheduler.api.app import create_app
+from allotment.client import Inventory, PlacementClient
 from allotment.scheduler.client import SchedulerClient
-from tests.scheduler.fleet import Fleet, boot_spec, flavor
+from allotment.scheduler.errors import NoValidHost
+from tests.scheduler.fleet import boot_spec, flavor
 
 BOOT = flavor("boot", vcpus=2, memory_mb=2048, root_gb=20)
 HUGE = flavor("huge", vcpus=64, memory_mb=1024, root_gb=1)
@@ -40,14 +42,26 @@ SIMULATION = {
 }
 
 
-def build(fleet: Fleet, tmp: Path) -> tuple[SchedulerClient, Path]:
-    """The hosts, zones and two decisions; a scheduler client over its in-process API; a results file."""
-    fleet.add_host("h1", vcpus=8, memory_mb=8192, disk_gb=100)
-    fleet.add_host("h2", vcpus=4, memory_mb=4096, disk_gb=100)
-    fleet.add_host("h3", vcpus=4, memory_mb=4096, disk_gb=100)
-    fleet.add_host("h4", disk_gb=100, numa=[{"VCPU": 4, "MEMORY_MB": 4096}, {"VCPU": 4, "MEMORY_MB": 4096}])
-    app = create_app(fleet.registry, scheduler=fleet.scheduler(), placement=fleet.placement)
-    scheduler = SchedulerClient(httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://scheduler"))
+def add_host(placement: PlacementClient, scheduler: SchedulerClient, name: str, *, disk_gb: int,
+             vcpus: int = 0, memory_mb: int = 0, numa: Sequence[Mapping[str, int]] = ()) -> None:
+    root = placement.create_provider(name)
+    inventories = {"DISK_GB": Inventory(total=disk_gb)}
+    if vcpus:
+        inventories.update({"VCPU": Inventory(total=vcpus), "MEMORY_MB": Inventory(total=memory_mb)})
+    placement.set_inventories(root.uuid, root.generation, inventories)
+    for i, node in enumerate(numa):
+        child = placement.create_provider(f"{name}_numa{i}", parent_uuid=root.uuid)
+        placement.set_inventories(child.uuid, child.generation, {rc: Inventory(total=n) for rc, n in node.items()})
+    scheduler.register_host(name, root.uuid)
+
+
+def build(placement: PlacementClient, scheduler: SchedulerClient, tmp: Path) -> Path:
+    """The hosts, zones and two decisions, through the two APIs; the simulator's results file."""
+    add_host(placement, scheduler, "h1", vcpus=8, memory_mb=8192, disk_gb=100)
+    add_host(placement, scheduler, "h2", vcpus=4, memory_mb=4096, disk_gb=100)
+    add_host(placement, scheduler, "h3", vcpus=4, memory_mb=4096, disk_gb=100)
+    add_host(placement, scheduler, "h4", disk_gb=100,
+             numa=[{"VCPU": 4, "MEMORY_MB": 4096}, {"VCPU": 4, "MEMORY_MB": 4096}])
     for zone, hosts in (("az1", ["h1"]), ("az2", ["h2", "h3"])):
         agg = scheduler.create_aggregate(f"rack-{zone}", metadata={"availability_zone": zone})
         for h in hosts:
@@ -57,9 +71,8 @@ def build(fleet: Fleet, tmp: Path) -> tuple[SchedulerClient, Path]:
         scheduler.heartbeat(name)
     placed = scheduler.select_destinations(boot_spec(BOOT).to_dict())
     assert placed["selections"][0][0]["host"] == "h1", placed
-    refused = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://scheduler").post(
-        "/select_destinations", json={"request_spec": boot_spec(HUGE).to_dict()})
-    assert refused.status_code == 409
+    with pytest.raises(NoValidHost):
+        scheduler.select_destinations(boot_spec(HUGE).to_dict())
     results = tmp / "simulation.json"
     results.write_text(json.dumps(SIMULATION))
-    return scheduler, results
+    return results

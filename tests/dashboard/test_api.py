@@ -10,6 +10,8 @@ import pytest
 
 from allotment.dashboard.app import DashboardConfig, create_app
 from allotment.dashboard.fleet import FlavorSize
+from allotment.scheduler.api.app import create_app as create_scheduler_app
+from allotment.scheduler.client import SchedulerClient
 from tests.dashboard import scene
 from tests.scheduler.fleet import open_fleet
 
@@ -19,7 +21,9 @@ FLAVORS = [FlavorSize("s", 1, 1024, 10), FlavorSize("big", 4, 4096, 0)]
 @pytest.fixture
 def dash(tmp_path: Path) -> Iterator[httpx.Client]:
     with open_fleet(tmp_path) as fleet:
-        scheduler, results = scene.build(fleet, tmp_path)
+        api = create_scheduler_app(fleet.registry, scheduler=fleet.scheduler(), placement=fleet.placement)
+        scheduler = SchedulerClient(httpx.Client(transport=httpx.WSGITransport(app=api), base_url="http://s"))
+        results = scene.build(fleet.placement, scheduler, tmp_path)
         app = create_app(fleet.placement, scheduler, DashboardConfig(flavors=FLAVORS, simulation=results,
                                                                      cache_seconds=0))
         with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://dash") as client:
