@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -56,16 +57,25 @@ CHANGES = Counter(_P + "read_model_changes_applied", "Database changes the read 
 _CONFLICT_CODE = b'"placement.concurrent_update"'
 
 
+# Label lookups cost more than the increments: each (route, method, version, status) keeps its children.
+_CHILDREN: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
+
+
 def observe_request(route: str | None, method: str, microversion: str | None, status: int, seconds: float,
                     body: bytes) -> None:
-    route = route or "unmatched"
-    version = microversion or "none"
-    REQUESTS.labels(route, method, version, str(status)).inc()
-    LATENCY.labels(route, method, version).observe(seconds)
-    if status >= 400:
-        ERRORS.labels(route, method, version, str(status)).inc()
+    key = (route or "unmatched", method, microversion or "none", status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        labels = (key[0], method, key[2])
+        error = ERRORS.labels(*labels, str(status)) if status >= 400 else None
+        children = _CHILDREN[key] = (REQUESTS.labels(*labels, str(status)), LATENCY.labels(*labels), error)
+    requests, latency, errors = children
+    requests.inc()
+    latency.observe(seconds)
+    if errors is not None:
+        errors.inc()
         if status == 409 and _CONFLICT_CODE in body:
-            CONFLICTS.labels(route).inc()
+            CONFLICTS.labels(key[0]).inc()
 
 
 def observe_candidates(microversion: str, count: int) -> None:
