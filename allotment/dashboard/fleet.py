@@ -132,7 +132,7 @@ class Snapshot:
                 cells[rc] = None if t is None else {
                     "used": t["used"], "capacity": t["capacity"],
                     "ratio": (t["used"] / t["capacity"]) if t["capacity"] else 0.0}
-            rows.append({"host": h.name, "zone": h.zone, "cells": cells})
+            rows.append({"host": h.name, "zone": h.zone, "disabled": h.disabled, "cells": cells})
         return {"classes": classes, "hosts": rows}
 
 

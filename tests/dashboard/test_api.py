@@ -43,6 +43,7 @@ def test_heatmap_is_used_over_capacity_per_host_tree(dash: httpx.Client) -> None
     assert h["classes"] == ["DISK_GB", "MEMORY_MB", "VCPU"]
     rows = {r["host"]: r for r in h["hosts"]}
     assert rows["h1"]["zone"] == "az1"
+    assert [r["host"] for r in h["hosts"] if r["disabled"]] == ["h3"]
     assert rows["h1"]["cells"]["VCPU"] == {"used": 2.0, "capacity": 8.0, "ratio": 0.25}
     assert rows["h1"]["cells"]["DISK_GB"]["ratio"] == 0.2
     assert rows["h4"]["cells"]["VCPU"] == {"used": 0.0, "capacity": 8.0, "ratio": 0.0}  # both NUMA nodes

@@ -106,6 +106,8 @@ def test_heatmap_cells_show_used_over_capacity(page: Any) -> None:
     assert css(page, "#heatmap tr[data-host=h1] td[data-rc=DISK_GB]").text == "20%"
     assert css(page, "#heatmap tr[data-host=h2] td[data-rc=MEMORY_MB]").text == "0%"
     assert css(page, "#heatmap tr[data-host=h1] td[data-rc=VCPU]").get_attribute("title") == "2 of 8"
+    assert texts(page, "#heatmap .badge.off") == ["disabled"]
+    assert "disabled" in css(page, "#heatmap tr[data-host=h3]").text
 
 
 def test_capacity_per_flavor_and_zone(page: Any) -> None:

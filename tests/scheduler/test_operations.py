@@ -177,3 +177,17 @@ def test_not_ready_without_the_registry_schema(tmp_path: Path) -> None:
         resp = api.get("/readyz")
         assert resp.status_code == 503 and resp.json()["checks"]["registry"]["schema"] == "missing"
     registry.close()
+
+
+def test_zones_join_placement_capacity_by_aggregate_uuid(fleet: Fleet) -> None:
+    """The scheduler mirrors host aggregates into placement under the same uuid: the PromQL join holds."""
+    fleet.add_host("h1", vcpus=8)
+    fleet.add_host("h2", vcpus=4)
+    with _api(fleet) as api:
+        agg = api.post("/aggregates", json={"name": "rack1", "metadata": {"availability_zone": "az1"}}).json()
+        assert api.put(f"/aggregates/{agg['uuid']}/hosts/h1").status_code == 200
+        zones = scrape(api)
+    capacity = Scrape(fleet.placement.http.get("/metrics").text)
+    assert zones.value(S + "aggregate_info", aggregate=agg["uuid"], name="rack1", availability_zone="az1") == 1
+    assert capacity.value("allotment_placement_capacity_usable_by_aggregate", resource_class="VCPU",
+                          aggregate=agg["uuid"]) == 8

@@ -58,7 +58,8 @@ function heatColour(ratio) {
 function heatmap(h) {
   if (!h.hosts.length) return el("p", { class: "note" }, "no resource providers");
   const rows = h.hosts.map((row) => el("tr", { "data-host": row.host },
-    el("td", {}, row.host), el("td", { class: "text" }, row.zone),
+    el("td", {}, row.host, row.disabled ? el("span", { class: "badge off" }, "disabled") : ""),
+    el("td", { class: "text" }, row.zone),
     h.classes.map((rc) => {
       const c = row.cells[rc];
       if (!c) return el("td", { class: "cell", "data-rc": rc }, "–");
