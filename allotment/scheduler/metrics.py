@@ -35,6 +35,7 @@ LOG = logging.getLogger(__name__)
 
 _P = "allotment_scheduler_"
 NO_ZONE = ""  # hosts in no aggregate with an availability_zone
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 REQUESTS = Counter(_P + "requests", "API requests answered.", ["route", "method", "status"])
 ERRORS = Counter(_P + "request_errors", "API requests answered with a status of 400 or above.",
@@ -53,6 +54,7 @@ RETRIES = Counter(_P + "claim_retries", "Claims tried after an earlier claim of 
 
 def observe_request(route: str | None, method: str, status: int, seconds: float) -> None:
     route = route or "unmatched"
+    method = method if method in _METHODS else "other"  # any token is a method: keep the label set bounded
     REQUESTS.labels(route, method, str(status)).inc()
     LATENCY.labels(route, method).observe(seconds)
     if status >= 400:

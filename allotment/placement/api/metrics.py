@@ -4,7 +4,8 @@ Names (``allotment_placement_`` prefix):
 
 - ``requests_total{route,method,microversion,status}`` and
   ``request_duration_seconds{route,method,microversion}``: every request, by URL template
-  (``unmatched`` for a 404 path) and negotiated microversion (``none`` before negotiation);
+  (``unmatched`` for a 404 path or an answer before routing, a 401 say) and negotiated microversion
+  (``none`` before negotiation);
 - ``request_errors_total{route,method,microversion,status}``: answers of 400 and above;
 - ``concurrent_update_conflicts_total{route}``: 409s with ``placement.concurrent_update``
   (a claim or write that lost a generation race; the client retries);
@@ -55,6 +56,7 @@ CHANGES = Counter(_P + "read_model_changes_applied", "Database changes the read 
                   ["kind"])
 
 _CONFLICT_CODE = b'"placement.concurrent_update"'
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 # Label lookups cost more than the increments: each (route, method, version, status) keeps its children.
@@ -63,6 +65,7 @@ _CHILDREN: dict[tuple[str, str, str, int], tuple[Any, Any, Any]] = {}
 
 def observe_request(route: str | None, method: str, microversion: str | None, status: int, seconds: float,
                     body: bytes) -> None:
+    method = method if method in _METHODS else "other"  # any token is a method: keep the label set bounded
     key = (route or "unmatched", method, microversion or "none", status)
     children = _CHILDREN.get(key)
     if children is None:

@@ -42,6 +42,7 @@ def test_request_counts_latency_conflicts_and_candidates(api: httpx.Client) -> N
     assert api.get(f"/resource_providers/{uuid.uuid4()}").status_code == 404
     assert api.get("/no/such/path").status_code == 404
     assert api.get("/resource_providers", headers={"openstack-api-version": "placement 1.14"}).status_code == 200
+    assert api.request("BREW", "/resource_providers").status_code == 405
     after = scrape(api)
 
     def d(name: str, **labels: str) -> float:
@@ -59,6 +60,9 @@ def test_request_counts_latency_conflicts_and_candidates(api: httpx.Client) -> N
              status="404") == 1
     assert d("requests_total", route="unmatched", method="GET", microversion=LATEST, status="404") == 1
     assert d("requests_total", route="/resource_providers", method="GET", microversion="1.14", status="200") == 1
+    # An unknown method is counted as "other", so no client can grow the label sets without bound.
+    assert d("requests_total", route="/resource_providers", method="other", microversion=LATEST, status="405") == 1
+    assert after.total(P + "requests_total", method="BREW") == 0
     # The scrapes themselves are not counted.
     assert after.total(P + "requests_total", route="/metrics") == 0
     # Latency: one observation per request, in the histogram of its route and version.
