@@ -11,13 +11,11 @@ Moves (resize, cold migrate) hold two consumers, the instance and the migration;
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import random
 import uuid as uuidlib
 from time import perf_counter
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from allotment.client import NotFound, PlacementClient
@@ -66,8 +64,7 @@ class Scheduler:
         """
         _check_spec(spec)
         state = self._state(spec, return_alternates=return_alternates, move=None)
-        with self._recorded("boot", state) as record:
-            result = record(run_cycle(self._context(), state))
+        result = self._run("boot", state)
         LOG.info("select_destinations %s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
                  state.reservation, len(state.instance_uuids), ",".join(state.instance_uuids), len(state.hosts),
                  ",".join(p.host.host for p in state.placed), state.timings["total"] * 1000)
@@ -112,8 +109,7 @@ class Scheduler:
             if source is not None and not self.config.allow_resize_to_same_host and source not in spec.ignore_hosts:
                 spec = dataclasses.replace(spec, ignore_hosts=[*spec.ignore_hosts, source])
             state = self._state(spec, return_alternates=True, move=Move(instance, migration, source))
-            with self._recorded("move", state) as record:
-                result = record(run_cycle(self._context(), state))
+            result = self._run("move", state)
         except BaseException:
             try:
                 moves.to_instance(self.placement, instance, migration)
@@ -151,20 +147,13 @@ class Scheduler:
 
     # ---- one request --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _recorded(self, kind: str, state: CycleState) -> Iterator[Callable[[ScheduleResult], ScheduleResult]]:
-        """Log the decision (``self.decisions``) and count it for /metrics, whether it placed or not."""
-        results: list[ScheduleResult] = []
-
-        def record(result: ScheduleResult) -> ScheduleResult:
-            results.append(result)
-            return result
-
-        reason: str | None = None
-        outcome = "error"
+    def _run(self, kind: str, state: CycleState) -> ScheduleResult:
+        """Run the cycle; log the decision (``self.decisions``) and count it for /metrics, placed or not."""
+        outcome, reason, result = "error", None, None
         try:
-            yield record
+            result = run_cycle(self._context(), state)
             outcome = "placed"
+            return result
         except NoValidHost as exc:
             outcome, reason = "no_valid_host", exc.reason
             raise
@@ -172,10 +161,10 @@ class Scheduler:
             reason = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if not results:
+            if result is None:
                 state.finish()
-            timings = results[0].timings if results else state.timings
-            selections = results[0].selections if results else []
+            timings = result.timings if result is not None else state.timings
+            selections = result.selections if result is not None else []
             metrics.observe_decision(kind, outcome, timings, len(state.hosts))
             self.decisions.add(
                 kind=kind, reservation_id=state.reservation, outcome=outcome, flavor=state.spec.flavor.name,
