@@ -4,7 +4,8 @@
 - infra imports nothing else of allotment;
 - placement's ``candidates`` never import its ``api``, and its ``store`` never imports its ``domain``;
 - the scheduler reaches placement only through the client, and only through its typed methods;
-- only the scheduler's registry touches the registry's tables.
+- only the scheduler's registry touches the registry's tables;
+- the dashboard reaches placement and the scheduler only through their clients, and neither imports it.
 
 Each rule is also run over a planted violation, so a broken checker cannot pass vacuously.
 """
@@ -50,6 +51,9 @@ RULES = {
     # and neither the scheduler (nor placement, by its allowed list) imports it.
     "simulator": Rule("allotment.simulator", forbidden=("allotment.placement", "allotment.cli")),
     "scheduler-not-simulator": Rule("allotment.scheduler", forbidden=("allotment.simulator",)),
+    # The dashboard reads placement and the scheduler through their clients; nothing below imports it.
+    "dashboard": Rule("allotment.dashboard", forbidden=("allotment.placement", "allotment.cli", "allotment.bench")),
+    "scheduler-below-dashboard": Rule("allotment.scheduler", forbidden=("allotment.dashboard",)),
 }
 
 
@@ -129,6 +133,8 @@ PLANTED = {
     "servers": ("servers/conductor.py", "from allotment.placement.store import tables\n"),
     "simulator": ("simulator/engine.py", "from allotment.placement.api import app\n"),
     "scheduler-not-simulator": ("scheduler/manager.py", "from allotment.simulator import engine\n"),
+    "dashboard": ("dashboard/app.py", "from allotment.placement.api import util\n"),
+    "scheduler-below-dashboard": ("scheduler/manager.py", "from allotment.dashboard import app\n"),
 }
 
 
@@ -158,6 +164,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         "servers/conductor.py": "from allotment.scheduler import manager\n",
         "simulator/__init__.py": "",
         "simulator/engine.py": "from allotment.scheduler import manager\nfrom allotment.client import Client\n",
+        "dashboard/__init__.py": "",
+        "dashboard/app.py": "from allotment.client import Client\n",
     }
     for rel, text in {**base, **files}.items():
         path = root / rel

@@ -34,6 +34,8 @@ COMMANDS: dict[str, LazyCommand] = {
     "audit": ("allotment.cli.servers:audit", "Audit placement against the servers' records; --heal repairs."),
     "simulate": ("allotment.cli.simulate:simulate",
                  "Simulate a fleet under a workload and compare scheduler configurations side by side."),
+    "dashboard": ("allotment.cli.dashboard:dashboard",
+                  "The dashboard: provider trees, usage heatmap, capacity per flavor and zone, decisions, simulations."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }

@@ -63,7 +63,11 @@ def serve_wsgi(load: Callable[[], Any], opts: ServeOptions) -> None:
     """Run gunicorn until it is stopped; ``load`` runs in each worker after the fork and returns its app."""
     from gunicorn.app.base import BaseApplication
 
-    settings = {**gunicorn_settings(opts), "logger_class": _logger_class()}
+    from allotment.infra import metrics
+
+    settings = {**gunicorn_settings(opts), "logger_class": _logger_class(), "child_exit": metrics.worker_exited}
+    # Workers write their metric values to files here; /metrics in any worker adds them all up.
+    directory, made = metrics.prepare_multiprocess(opts.proc_name)
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -74,4 +78,8 @@ def serve_wsgi(load: Callable[[], Any], opts: ServeOptions) -> None:
             # ALLOTMENT_RECORD_EXCHANGES=file.jsonl records every exchange (for the OpenAPI checks).
             return wrap_from_environment(load())
 
-    _Server().run()
+    try:
+        _Server().run()
+    finally:
+        if made:
+            metrics.remove_directory(directory)

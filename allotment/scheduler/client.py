@@ -108,6 +108,11 @@ class SchedulerClient:
 
     # ---- hosts ---------------------------------------------------------------------------
 
+    def recent_decisions(self, *, limit: int | None = None, outcome: str | None = None) -> list[dict[str, Any]]:
+        """GET /decisions: the answering worker's recent decisions, newest first."""
+        params = {k: str(v) for k, v in (("limit", limit), ("outcome", outcome)) if v is not None}
+        return list(self.request("GET", "/decisions", params=params)["decisions"])
+
     def register_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> tuple[Host, bool]:
         body, created = self._created("PUT", f"/hosts/{_seg(name)}", {"provider_uuid": provider_uuid, **(facts or {})})
         return _host(body), created

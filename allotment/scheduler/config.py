@@ -91,6 +91,7 @@ class SchedulerConfig:
     # A move (resize, cold migration) may pick the host the instance is on.
     allow_resize_to_same_host: bool = False
     service_down_time: int = 60  # seconds without a heartbeat before a host counts as down
+    decision_log_size: int = 200  # recent decisions each worker keeps for GET /decisions and the dashboard
 
     # Filters' options.
     max_io_ops_per_host: int = 8

@@ -86,4 +86,5 @@ def build_app(config: SchedulerConfig, stack: contextlib.ExitStack, **scheduler_
     app = create_app(registry, scheduler=Scheduler(placement, registry, config, **scheduler_options),
                      placement=placement, max_request_body_size=config.limits.max_request_body_size,
                      keystone_policy=keystone)
-    return keystone_auth(app, config.keystone_authtoken) if keystone else app
+    public = ("/", "", "/metrics", "/healthz", "/readyz")  # scrapers and load balancers carry no token
+    return keystone_auth(app, config.keystone_authtoken, public_paths=public) if keystone else app

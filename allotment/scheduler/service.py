@@ -19,12 +19,13 @@ from time import perf_counter
 from typing import Any
 
 from allotment.client import NotFound, PlacementClient
-from allotment.scheduler import moves
+from allotment.scheduler import metrics, moves
 from allotment.scheduler.claims import delete_claim
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.cycle.run import run_cycle
 from allotment.scheduler.cycle.state import Context, CycleState, Move
-from allotment.scheduler.errors import InvalidInput, InvalidRequestSpec, MoveError
+from allotment.scheduler.decisions import DecisionLog
+from allotment.scheduler.errors import InvalidInput, InvalidRequestSpec, MoveError, NoValidHost
 from allotment.scheduler.errors import NotFound as RegistryNotFound
 from allotment.scheduler.placement_query import PLACEMENT_MICROVERSION
 from allotment.scheduler.plugins import load_filters, load_weighers
@@ -54,6 +55,7 @@ class Scheduler:
         self.filters = load_filters(config)
         self.weighers = load_weighers(config)
         self._once_per_request = frozenset(f.name() for f in self.filters if f.run_filter_once_per_request)
+        self.decisions = DecisionLog(max(config.decision_log_size, 1))
 
     # ---- boots ------------------------------------------------------------------------------
 
@@ -65,7 +67,7 @@ class Scheduler:
         """
         _check_spec(spec)
         state = self._state(spec, return_alternates=return_alternates, move=None)
-        result = run_cycle(self._context(), state)
+        result = self._run("boot", state)
         LOG.info("select_destinations %s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
                  state.reservation, len(state.instance_uuids), ",".join(state.instance_uuids), len(state.hosts),
                  ",".join(p.host.host for p in state.placed), state.timings["total"] * 1000)
@@ -134,7 +136,7 @@ class Scheduler:
             if source is not None and not self.config.allow_resize_to_same_host and source not in spec.ignore_hosts:
                 spec = dataclasses.replace(spec, ignore_hosts=[*spec.ignore_hosts, source])
             state = self._state(spec, return_alternates=True, move=Move(instance, migration, source))
-            result = run_cycle(self._context(), state)
+            result = self._run("move", state)
         except BaseException:
             try:
                 moves.to_instance(self.placement, instance, migration)
@@ -171,6 +173,31 @@ class Scheduler:
         LOG.info("reverted move of %s back to %s (migration %s)", instance, source, migration)
 
     # ---- one request --------------------------------------------------------------------------
+
+    def _run(self, kind: str, state: CycleState) -> ScheduleResult:
+        """Run the cycle; log the decision (``self.decisions``) and count it for /metrics, placed or not."""
+        outcome, reason, result = "error", None, None
+        try:
+            result = run_cycle(self._context(), state)
+            outcome = "placed"
+            return result
+        except NoValidHost as exc:
+            outcome, reason = "no_valid_host", exc.reason
+            raise
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if result is None:
+                state.finish()
+            timings = result.timings if result is not None else state.timings
+            selections = result.selections if result is not None else []
+            metrics.observe_decision(kind, outcome, timings, len(state.hosts))
+            self.decisions.add(
+                kind=kind, reservation_id=state.reservation, outcome=outcome, flavor=state.spec.flavor.name,
+                num_instances=len(state.instance_uuids), hosts=[s[0].host for s in selections],
+                alternates=sum(len(s) - 1 for s in selections), hosts_considered=len(state.hosts), reason=reason,
+                timings_ms={k: round(v * 1000, 3) for k, v in timings.items()})
 
     def _context(self) -> Context:
         return Context(placement=self.placement, registry=self.registry, config=self.config, rng=self.rng,

@@ -71,3 +71,11 @@ def test_the_client_renews_a_revoked_token(placement: RunningServer, cloud: Clou
         cloud.keystone.revoke(first)
         assert client.list_providers() is not None  # refused once with 401, then a new token
         assert auth.token() != first
+
+
+def test_monitoring_needs_no_token_and_the_decisions_do(scheduler: str, placement: RunningServer) -> None:
+    for url in (scheduler, placement.url):
+        for path in ("/healthz", "/readyz", "/metrics"):
+            resp = _call("GET", f"{url}{path}", None)
+            assert resp.status_code == 200, (url, path, resp.text)
+    assert _call("GET", f"{scheduler}/decisions", None).status_code == 401

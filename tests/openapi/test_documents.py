@@ -122,6 +122,10 @@ def _scheduler_scenario(api: httpx.Client, provider: str) -> None:
     ok(api.post("/migrations", json={"request_spec": spec, "migration_uuid": again}), 200)
     ok(api.post(f"/migrations/{again}/confirm", json={"instance_uuid": chosen["instance_uuids"][0]}), 204)
     ok(api.post(f"/migrations/{again}/confirm", json={"instance_uuid": chosen["instance_uuids"][0]}), 404, 409)
+    decisions = ok(api.get("/decisions?limit=2"), 200)["decisions"]
+    assert [d["kind"] for d in decisions] == ["move", "move"]
+    ok(api.get("/decisions?outcome=no_valid_host"), 200)
+    ok(api.get("/decisions?limit=0"), 400)
     ok(api.get("/nowhere"), 404)
     ok(api.patch("/hosts"), 405)
 

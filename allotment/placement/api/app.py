@@ -13,6 +13,10 @@ Order of the layers, outermost first, and why:
 5. microversion: negotiated here, so every response below carries the version headers.
 6. dispatch: 413 for a body over ``[api] max_request_body_size`` (before it is read),
    404 for unknown paths, 405 with ``Allow`` for unknown methods.
+
+``GET /metrics``, ``/healthz`` and ``/readyz`` are answered before all of these, without a
+token, and are not in the route table: they are ours, not part of the Placement API (see
+``operations``). Every other request is counted and timed for ``/metrics``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from allotment.infra.limits import BodyTooLarge, BodyUnreadable, hold_body_withi
 from allotment.infra.logs import RequestLine, log_request, request_scope
 from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, new_request_id
 from allotment.placement import errors
-from allotment.placement.api import microversion
+from allotment.placement.api import metrics, microversion, operations
 from allotment.placement.api.context import RequestContext, keystone_context, noauth_context
 from allotment.placement.api.http import ENV_MICROVERSION, ENV_REQUEST_ID, HTTPError, Request, Response
 from allotment.placement.api.keystone import KeystoneGate
@@ -82,6 +86,7 @@ class PlacementApp:
         if auth and config.auth_strategy == "keystone":
             self.keystone = KeystoneGate(self._in_context, config.keystone_authtoken)
         self.cors_origins = set(config.cors_allowed_origin)
+        self.capacity_collector = metrics.CapacityCollector(store)
 
     # -- outer layers ---------------------------------------------------------------------------
 
@@ -96,7 +101,16 @@ class PlacementApp:
         if not accept or accept == "*/*":
             environ["HTTP_ACCEPT"] = "application/json"
         with request_scope(request_id, global_id):
-            response = self._cors(environ)
+            operation = operations.OPERATIONS.get(environ.get("PATH_INFO", ""))
+            if operation is not None and environ["REQUEST_METHOD"] == "GET":
+                response = operation(self)
+            else:
+                response = self._cors(environ)
+                version = environ.get(ENV_MICROVERSION)
+                metrics.observe_request(
+                    environ.get(ENV_ROUTE), environ["REQUEST_METHOD"],
+                    f"{version.major}.{version.minor}" if version is not None else None,
+                    response.status, time.perf_counter() - started, response.body)
             response.add_header(REQUEST_ID_HEADER, request_id)
             self._log(environ, response, started)
         return response(environ, start_response)

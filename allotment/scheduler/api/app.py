@@ -17,6 +17,8 @@ from allotment.client import PlacementClient
 from allotment.infra.limits import BodyTooLarge, BodyUnreadable, hold_body_within
 from allotment.infra.logs import RequestLine, log_request, request_scope
 from allotment.infra.request_ids import REQUEST_ID_HEADER, global_request_id, new_request_id
+from allotment.scheduler import metrics
+from allotment.scheduler.api import operations
 from allotment.scheduler.api.errors import ApiError, install_error_handlers
 from allotment.scheduler.api.auth import KeystonePolicy
 from allotment.scheduler.api.resources import scheduling
@@ -44,6 +46,10 @@ class _RequestLog:
         req.context.log_scope = scope
 
     def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool) -> None:
+        started = getattr(req.context, "started", None)
+        if req.path not in operations.PATHS:
+            metrics.observe_request(req.uri_template, req.method, resp.status_code,
+                                    time.perf_counter() - started if started else 0.0)
         request_id = getattr(req.context, "request_id", None)
         if request_id:
             resp.set_header(REQUEST_ID_HEADER, request_id)
@@ -110,4 +116,7 @@ def create_app(registry: Registry, *, extra_routes: Iterable[tuple[str, object]]
         app.add_route(template, resource)
     app.add_route("/", Root([t for t, _ in table]))
     app.add_route("/openapi.json", OpenApiDocument())
+    # Not in the route list nor the OpenAPI document: for the operator's monitoring, not the API.
+    for template, resource in operations.routes(registry):
+        app.add_route(template, resource)
     return app

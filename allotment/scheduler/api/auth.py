@@ -13,6 +13,7 @@ from __future__ import annotations
 import falcon
 
 from allotment.infra.keystone import Identity, keystone_identity
+from allotment.scheduler.api import operations
 from allotment.scheduler.api.errors import ApiError
 
 __all__ = ["KeystonePolicy", "allowed"]
@@ -31,7 +32,8 @@ class KeystonePolicy:
     """401 without an identity the auth_token middleware confirmed, 403 when the rules say no."""
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        if req.path == "/":  # the route list, like placement's version document, is public
+        # The route list (like placement's version document) and the monitoring endpoints are public.
+        if req.path == "/" or req.path in operations.PATHS:
             return
         identity = keystone_identity(req.env)
         if identity is None:

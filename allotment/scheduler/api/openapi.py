@@ -94,6 +94,14 @@ SHAPES: dict[str, dict[str, Any]] = {
         "required": ["reservation_id", "instance_uuids", "selections", "timings"],
         "additionalProperties": False,
     },
+    "Decision": _object({
+        "id": _INT, "at": {"type": "number", "description": "Unix time the call ended."},
+        "kind": {"enum": ["boot", "move"]}, "reservation_id": _STR,
+        "outcome": {"enum": ["placed", "no_valid_host", "error"]}, "flavor": _STR, "num_instances": _INT,
+        "hosts": _STRS, "alternates": _INT, "hosts_considered": _INT, "reason": _NSTR,
+        "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
+    }),
+    "Decisions": _list_of("decisions", "Decision"),
     "Hosts": _list_of("hosts", "Host"),
     "Aggregates": _list_of("aggregates", "Aggregate"),
     "ServerGroups": _list_of("server_groups", "ServerGroup"),
@@ -161,6 +169,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Choose and claim a destination for a move", {200: "ScheduleResult"}, _with_spec(scheduling.MOVE), _SCHED),
     ("/migrations/{uuid}/confirm", "POST"): Operation("Confirm a move", {204: None}, scheduling.FINISH, _SCHED),
     ("/migrations/{uuid}/revert", "POST"): Operation("Revert a move", {204: None}, scheduling.FINISH, _SCHED),
+    ("/decisions", "GET"): Operation("This worker's recent decisions with their reasons, newest first",
+                                     {200: "Decisions"}, errors=(400,), query=("limit", "outcome")),
 }
 
 

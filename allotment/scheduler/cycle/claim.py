@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 
 from allotment.client import BadRequest, Conflict, NotFound
+from allotment.scheduler import metrics
 from allotment.scheduler.claims import claim, delete_claim, is_consumer_conflict
 from allotment.scheduler.cycle.state import Context, CycleState, Move, Placed
 from allotment.scheduler.errors import ConsumerInUse, GroupPolicyViolation, InvalidInput, TopologyClaimFailed
@@ -51,6 +52,8 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
         if not state.ledger.fits(request):
             continue  # used up by an earlier instance of this request
         tries += 1
+        kind = "boot" if state.move is None else "move"
+        retry = tries > 1 or bool(state.refused)
         try:
             claim(ctx.placement, instance, request, project_id=spec.project_id, user_id=spec.user_id)
         except Conflict as exc:
@@ -58,10 +61,12 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
                 raise ConsumerInUse(
                     f"instance {instance} already holds allocations in placement; a move goes through "
                     "schedule_move") from None
+            metrics.observe_claim(kind, "conflict", retry=retry)
             LOG.debug("claim for %s on %s lost a race: %s", instance, host.host, exc.detail)
             continue
         except (BadRequest, NotFound) as exc:
             # A provider or class of the candidate was deleted since the query.
+            metrics.observe_claim(kind, "stale", retry=retry)
             LOG.info("claim for %s on %s refused, candidate stale: %s", instance, host.host, exc.detail)
             continue
         chosen = Placed(instance, host, request)
@@ -80,8 +85,10 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
             delete_claim(ctx.placement, instance)
             if chosen.fit is not None:
                 _release_fit(ctx, state, chosen)
+            metrics.observe_claim(kind, "group_refused", retry=retry)
             LOG.info("server group refused %s on %s: %s", instance, host.host, exc)
             return None
+        metrics.observe_claim(kind, "claimed", retry=retry)
         state.ledger.take(request)
         return chosen
     return None

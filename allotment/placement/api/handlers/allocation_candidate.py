@@ -14,10 +14,12 @@ per worker process, and refreshed from the change log before every query).
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any
 
 import orjson
 
+from allotment.placement.api import metrics
 from allotment.placement.api.candidates_query import parse_request
 from allotment.placement.api.http import HTTPError, Request, Response
 from allotment.placement.api.util import handler, set_last_modified
@@ -136,12 +138,21 @@ def _body(req: Request, model: ReadModel, creq: CandidateRequest, result: Search
     )
 
 
+def _refresh(model: ReadModel) -> None:
+    """Catch the read model up with the database, timed for /metrics."""
+    full, seen = model.full_loads, model.hwm
+    started = perf_counter()
+    model.refresh()
+    kind = "full" if model.full_loads != full else "incremental" if model.hwm != seen else "current"
+    metrics.observe_refresh(kind, perf_counter() - started, max(model.hwm - seen, 0))
+
+
 @handler(min_version="1.10", accept_json=True)
 def list_allocation_candidates(req: Request) -> Response:
     req.context.can(POLICY)
     creq = parse_request(req)
     model: ReadModel = req.app.read_model
-    model.refresh()
+    _refresh(model)
     known_classes = model.existing_classes(creq.requested_classes())
     trait_names = set(creq.root_required) | set(creq.root_forbidden)
     for group in creq.groups:
@@ -166,4 +177,5 @@ def list_allocation_candidates(req: Request) -> Response:
         except NoSuchTrait as exc:
             raise HTTPError(400, str(exc)) from None
         body = _body(req, model, creq, result)
+    metrics.observe_candidates(f"{req.version.major}.{req.version.minor}", len(result.candidates))
     return set_last_modified(req, Response(200, body, [("content-type", "application/json")]), None)

@@ -4,6 +4,7 @@
     POST /migrations                  {"request_spec": {...}, "migration_uuid": "..."}    -> 200 the result
     POST /migrations/{uuid}/confirm   {"instance_uuid": "..."}                            -> 204
     POST /migrations/{uuid}/revert    {"instance_uuid": "..."}                            -> 204
+    GET  /decisions?limit=N&outcome=no_valid_host                                         -> 200 newest first
 
 The request spec is ``RequestSpec.to_dict()``. Errors: a malformed spec is 400
 ``scheduler.invalid_request_spec``; no host is 409 ``scheduler.no_valid_host`` with the
@@ -112,6 +113,29 @@ class FinishMigration:
         resp.status = 204
 
 
+_OUTCOMES = ("placed", "no_valid_host", "error")
+
+
+class Decisions:
+    """The last decisions of this worker (``Scheduler.decisions``), newest first, with their reasons."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        raw = req.get_param("limit")
+        limit: int | None = None
+        if raw is not None:
+            if not raw.isdigit() or not 1 <= int(raw) <= 10000:
+                raise ApiError(400, f"limit: {raw!r} is not a whole number from 1 to 10000", "scheduler.bad_request")
+            limit = int(raw)
+        outcome = req.get_param("outcome")
+        if outcome is not None and outcome not in _OUTCOMES:
+            raise ApiError(400, f"outcome: {outcome!r} is not one of {', '.join(_OUTCOMES)}", "scheduler.bad_request")
+        found = self.scheduler.decisions.recent(limit, outcome=outcome)
+        write_json(resp, {"decisions": [d.to_dict() for d in found]})
+
+
 def routes(scheduler: Scheduler) -> list[tuple[str, object]]:
     """(URI template, resource) pairs, for ``create_app(..., scheduler=...)``."""
     return [
@@ -119,4 +143,5 @@ def routes(scheduler: Scheduler) -> list[tuple[str, object]]:
         ("/migrations", Migrations(scheduler)),
         ("/migrations/{uuid}/confirm", FinishMigration(scheduler, "confirm")),
         ("/migrations/{uuid}/revert", FinishMigration(scheduler, "revert")),
+        ("/decisions", Decisions(scheduler)),
     ]
