@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -133,3 +134,38 @@ def test_without_a_broker_casts_and_subscriptions_fail_clearly() -> None:
 def test_a_bad_url_is_refused() -> None:
     with pytest.raises(TransportError, match="bad RabbitMQ URL"):
         open_transport("amqp://guest:guest@127.0.0.1:5672/?heartbeat=often")
+
+
+def close_broker_connections(url: str, role: str) -> int:
+    """Make the broker drop this test's ``role`` (reader or publisher) connections, as a broker restart would."""
+    prefix = dict(parse_qsl(urlsplit(url).query))["queue_prefix"]
+    try:
+        listing = subprocess.run(["rabbitmqctl", "list_connections", "-q", "--no-table-headers", "pid",
+                                  "client_properties"], capture_output=True, text=True, timeout=30, check=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"rabbitmqctl cannot list the broker's connections here: {exc!r}")
+    closed = 0
+    for line in listing.stdout.splitlines():
+        if f'"allotment {prefix}* {role}"' in line:
+            pid = line.split("\t", 1)[0]
+            subprocess.run(["rabbitmqctl", "close_connection", pid, "test: connection dropped"],
+                           capture_output=True, timeout=30, check=True)
+            closed += 1
+    return closed
+
+
+def test_both_connections_come_back_after_the_broker_drops_them(url: str) -> None:
+    t = open_transport(url)
+    inbox = Inbox()
+    t.subscribe("conductor", inbox, workers=2)
+    t.cast("conductor", Message("m", {"i": 0}))
+    inbox.wait_for(1)
+    assert close_broker_connections(url, "reader") == 1
+    assert close_broker_connections(url, "publisher") == 1
+    # The first cast finds the publisher's connection gone and sends again on a new one;
+    # the reader reconnects on its own and consumes again.
+    t.cast("conductor", Message("m", {"i": 1}))
+    assert [m.payload["i"] for m in inbox.wait_for(2, timeout=20)] == [0, 1]
+    t.close()

@@ -5,9 +5,10 @@ Built on pika (README, "Messaging"). pika's connections are not thread-safe, so:
 - casts from any thread share one publishing connection behind a lock; a keeper thread
   services its heartbeats while it is idle, and a cast that finds the connection gone
   reconnects and sends again once;
-- each subscription owns a connection and the thread that reads it; handlers run on a pool
-  of ``workers`` threads, and their acks go back to the reading thread through
-  ``add_callback_threadsafe`` (pika's one cross-thread entry point).
+- subscriptions share a consuming connection (a channel each, up to ``MAX_CHANNELS``) read
+  by one thread, so a thousand fake computes in one process need one connection; handlers
+  run on each subscription's pool of ``workers`` threads, and their acks go back to the
+  reading thread through ``add_callback_threadsafe`` (pika's one cross-thread entry point).
 
 Delivery: the queue is declared (durable) by whoever touches the topic first, sender or
 receiver, so casts sent while no consumer runs wait for the next one. Messages are marked
@@ -20,9 +21,11 @@ message twice (``Message.id`` names it).
 
 from __future__ import annotations
 
+import copy
 import logging
+import queue
 import threading
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_PREFIX = "allotment."
 HEARTBEAT_S = 30
 RECONNECT_DELAY_S = (0.2, 0.5, 1.0, 2.0, 5.0)  # then 5 s between tries until closed
+MAX_CHANNELS = 1000  # subscriptions per consuming connection (RabbitMQ allows 2,047 channels on one)
 
 
 def _parameters(url: str) -> tuple[pika.URLParameters, str | None]:
@@ -55,6 +59,13 @@ def _parameters(url: str) -> tuple[pika.URLParameters, str | None]:
         return pika.URLParameters(urlunsplit(parts._replace(query=urlencode(query)))), prefix
     except (ValueError, TypeError) as exc:
         raise TransportError(f"bad RabbitMQ URL {_redact(url)!r}: {exc}") from exc
+
+
+def _named(params: pika.URLParameters, name: str) -> pika.URLParameters:
+    """A copy of ``params`` whose connection shows as ``name`` in the broker's connection list."""
+    named = copy.copy(params)
+    named.client_properties = {**(params.client_properties or {}), "connection_name": name}
+    return named
 
 
 def _redact(url: str) -> str:
@@ -143,68 +154,148 @@ class _Publisher:
         self._keeper.join()
 
 
-class _RabbitSubscription:
-    """A reading thread with its own connection, and a pool of ``workers`` handler threads."""
+class _Reader:
+    """One consuming connection and the thread that reads it, shared by up to ``MAX_CHANNELS`` subscriptions.
 
-    def __init__(self, owner: RabbitTransport, topic: str, handler: Handler, workers: int) -> None:
-        self.topic = topic
+    Every pika call on the connection happens on this thread: other threads hand it work
+    through ``call`` (queued, then woken by ``add_callback_threadsafe``). When the connection
+    drops, the reader reconnects with backoff and consumes again for every live subscription.
+    """
+
+    def __init__(self, owner: RabbitTransport) -> None:
         self._owner = owner
-        self._handler = handler
-        self._workers = max(1, workers)
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=f"rabbit-{topic}")
+        self.subscriptions: list[_RabbitSubscription] = []
+        self._calls: queue.Queue[tuple[Callable[[pika.BlockingConnection], Any], _Result]] = queue.Queue()
         self._stop = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._connection: pika.BlockingConnection | None = None
-        self._thread = threading.Thread(target=self._run, name=f"rabbit-consumer-{topic}", daemon=True)
+        self._up = threading.Event()
+        self.failed: BaseException | None = None  # the first connection could not be made
+        self.connection: pika.BlockingConnection | None = None
+        self._thread = threading.Thread(target=self._run, name="rabbit-reader", daemon=True)
         self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            self._stop.set()
-            self._thread.join()
-            self._pool.shutdown(wait=False)
-            raise TransportError(f"cannot subscribe to {topic} at {_redact(owner.url)}: {self._error!r}")
+        self._up.wait()
+
+    @property
+    def alive(self) -> bool:
+        return self.failed is None and not self._stop.is_set()
+
+    def call(self, fn: Callable[[pika.BlockingConnection], Any]) -> Any:
+        """Run ``fn(connection)`` on the reader thread and return its result (or raise its exception)."""
+        result = _Result()
+        self._calls.put((fn, result))
+        connection = self.connection
+        if connection is not None:
+            try:
+                connection.add_callback_threadsafe(self._drain)
+            except (pika.exceptions.AMQPError, OSError):
+                pass  # reconnecting: the reader drains the queue once it is back
+        return result.get()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn, result = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if self.connection is None:
+                result.fail(TransportError("the RabbitMQ connection is down"))
+                continue
+            try:
+                result.set(fn(self.connection))
+            except BaseException as exc:  # handed back to the caller, who raises it
+                result.fail(exc)
 
     def _run(self) -> None:
         delays = iter(RECONNECT_DELAY_S)
         while not self._stop.is_set():
             try:
-                self._consume()
-                delays = iter(RECONNECT_DELAY_S)
+                self._read()
+                return
             except (pika.exceptions.AMQPError, OSError) as exc:
-                if not self._ready.is_set():  # the first connection failed: subscribe() reports it
-                    self._error = exc
-                    self._ready.set()
+                self.connection = None
+                if not self._up.is_set():  # the first connection failed: subscribe() reports it
+                    self.failed = exc
+                    self._up.set()
                     return
                 if self._stop.is_set():
                     return
                 delay = next(delays, RECONNECT_DELAY_S[-1])
-                log.warning("subscription to %s lost (%r); reconnecting in %.1f s", self.topic, exc, delay)
+                log.warning("RabbitMQ consumer connection lost (%r); reconnecting in %.1f s", exc, delay)
                 self._stop.wait(delay)
+        self._drain()
 
-    def _consume(self) -> None:
-        connection = pika.BlockingConnection(self._owner.parameters)
-        self._connection = connection
+    def _read(self) -> None:
+        connection = pika.BlockingConnection(_named(self._owner.parameters,
+                                                    f"allotment {self._owner.queue_prefix}* reader"))
         try:
-            channel = connection.channel()
-            # Prefetch two per worker: the pool never starves, and a slow consumer holds few of the topic's messages.
-            channel.basic_qos(prefetch_count=2 * self._workers)
-            queue = self._owner.queue_name(self.topic)
-            channel.queue_declare(queue, durable=True)
-            channel.basic_consume(queue, self._on_message(connection, channel))
-            self._ready.set()
+            for sub in list(self.subscriptions):  # after a reconnect: consume again where we were
+                sub.attach(connection)
+            self.connection = connection
+            self._up.set()
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=0.25)
-            # Handlers under way finish and ack; those not started stay unacked and go back to the queue.
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            connection.process_data_events(0)
+                self._drain()
         finally:
-            self._connection = None
+            self.connection = None
+            self._drain()  # callers still waiting get an error instead of hanging
             if connection.is_open:
                 try:
                     connection.close()
                 except pika.exceptions.AMQPError:
                     pass
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
+class _Result:
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def set(self, value: Any) -> None:
+        self._value = value
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def get(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class _RabbitSubscription:
+    """A channel on a reader's connection consuming the topic's queue, and a pool of ``workers`` handler threads."""
+
+    def __init__(self, owner: RabbitTransport, reader: _Reader, topic: str, handler: Handler, workers: int) -> None:
+        self.topic = topic
+        self._owner = owner
+        self._reader = reader
+        self._handler = handler
+        self._workers = max(1, workers)
+        # Threads start as messages arrive, so a thousand idle computes in one process cost no threads.
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix=f"rabbit-{topic}")
+        self._channel: BlockingChannel | None = None
+        self._tag: str | None = None
+        self._closed = False
+
+    def attach(self, connection: pika.BlockingConnection) -> None:
+        """Open a channel and start consuming (on the reader thread); a no-op while the channel is open."""
+        if self._closed or (self._channel is not None and self._channel.is_open):
+            return
+        channel = connection.channel()
+        # Prefetch two per worker: the pool never starves, and a slow consumer holds few of the topic's messages.
+        channel.basic_qos(prefetch_count=2 * self._workers)
+        queue_name = self._owner.queue_name(self.topic)
+        channel.queue_declare(queue_name, durable=True)
+        self._tag = channel.basic_consume(queue_name, self._on_message(connection, channel))
+        self._channel = channel
 
     def _on_message(self, connection: pika.BlockingConnection, channel: BlockingChannel) -> Any:
         def ack(tag: int) -> None:
@@ -222,16 +313,38 @@ class _RabbitSubscription:
                 pass  # the connection is gone: the broker redelivers the message to another consumer
 
         def on_message(ch: BlockingChannel, method: Any, properties: Any, body: bytes) -> None:
-            self._pool.submit(handle, body, method.delivery_tag)
+            try:
+                self._pool.submit(handle, body, method.delivery_tag)
+            except RuntimeError:
+                pass  # closing: left unacked, the message goes back to the queue when the channel closes
 
         return on_message
 
+    def _cancel(self, connection: pika.BlockingConnection) -> None:
+        if self._channel is not None and self._channel.is_open and self._tag is not None:
+            self._channel.basic_cancel(self._tag)
+
+    def _close_channel(self, connection: pika.BlockingConnection) -> None:
+        if self._channel is not None and self._channel.is_open:
+            self._channel.close()
+        self._channel = None
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._owner._forget(self)
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        try:
+            self._reader.call(self._cancel)
+        except (pika.exceptions.AMQPError, OSError, TransportError):
+            pass  # the connection is down: nothing more will be delivered anyway
+        # Handlers under way finish and queue their acks; those not started are dropped here and,
+        # unacked, go back to the queue when the channel closes (after the acks, which were queued first).
         self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            self._reader.call(self._close_channel)
+        except (pika.exceptions.AMQPError, OSError, TransportError):
+            pass
 
 
 class RabbitTransport:
@@ -250,8 +363,10 @@ class RabbitTransport:
         self.topics: set[str] = set()
         self._lock = threading.Lock()
         self._subscriptions: list[_RabbitSubscription] = []
+        self._readers: list[_Reader] = []
         self._closed = False
-        self._publisher = _Publisher(self.parameters, url, self.queue_name)
+        self._publisher = _Publisher(_named(self.parameters, f"allotment {self.queue_prefix}* publisher"), url,
+                                     self.queue_name)
 
     def queue_name(self, topic: str) -> str:
         return self.queue_prefix + topic
@@ -266,9 +381,21 @@ class RabbitTransport:
             if self._closed:
                 raise TransportError("transport is closed")
         self.topics.add(topic)
-        sub = _RabbitSubscription(self, topic, handler, workers)
         with self._lock:
+            reader = next((r for r in self._readers if r.alive and len(r.subscriptions) < MAX_CHANNELS), None)
+            if reader is None:
+                reader = _Reader(self)
+                if reader.failed is not None:
+                    raise TransportError(f"cannot subscribe to {topic} at {_redact(self.url)}: {reader.failed!r}")
+                self._readers.append(reader)
+            sub = _RabbitSubscription(self, reader, topic, handler, workers)
+            reader.subscriptions.append(sub)
             self._subscriptions.append(sub)
+        try:
+            reader.call(sub.attach)
+        except (pika.exceptions.AMQPError, OSError, TransportError) as exc:
+            sub.close()
+            raise TransportError(f"cannot subscribe to {topic} at {_redact(self.url)}: {exc!r}") from exc
         return sub
 
     def delete_topic(self, topic: str) -> None:
@@ -279,6 +406,9 @@ class RabbitTransport:
         with self._lock:
             if sub in self._subscriptions:
                 self._subscriptions.remove(sub)
+            for reader in self._readers:
+                if sub in reader.subscriptions:
+                    reader.subscriptions.remove(sub)
 
     def close(self) -> None:
         with self._lock:
@@ -286,4 +416,8 @@ class RabbitTransport:
             subs = list(self._subscriptions)
         for sub in subs:
             sub.close()
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:
+            reader.stop()
         self._publisher.close()
