@@ -43,7 +43,9 @@ RULES = {
     "infra": Rule("allotment.infra", allowed=("allotment.infra",)),
     "candidates": Rule("allotment.placement.candidates", forbidden=("allotment.placement.api",)),
     "store": Rule("allotment.placement.store", forbidden=("allotment.placement.domain",)),
-    "scheduler": Rule("allotment.scheduler", forbidden=("allotment.placement",)),
+    "scheduler": Rule("allotment.scheduler", forbidden=("allotment.placement", "allotment.servers")),
+    # The servers flow sits above the scheduler and reaches placement through the client too.
+    "servers": Rule("allotment.servers", forbidden=("allotment.placement", "allotment.cli", "allotment.bench")),
 }
 
 
@@ -120,6 +122,7 @@ PLANTED = {
     "candidates": ("placement/candidates/request.py", "from ..api import util\n"),
     "store": ("placement/store/migrate.py", "from allotment.placement import domain\n"),
     "scheduler": ("scheduler/manager.py", "import allotment.placement.api.app\n"),
+    "servers": ("servers/conductor.py", "from allotment.placement.store import tables\n"),
 }
 
 
@@ -145,6 +148,8 @@ def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
         "scheduler/__init__.py": "",
         "scheduler/manager.py": "from allotment.client import Client\n",
         "client/__init__.py": "",
+        "servers/__init__.py": "",
+        "servers/conductor.py": "from allotment.scheduler import manager\n",
     }
     for rel, text in {**base, **files}.items():
         path = root / rel
