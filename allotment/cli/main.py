@@ -28,6 +28,10 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Place instances: claim a host for each (plus alternates) and show where they went."),
     "scheduler": ("allotment.cli.scheduling:scheduler",
                   "The scheduler service (POST /select_destinations, /migrations, and the host registry API)."),
+    "server": ("allotment.cli.servers:server", "Servers through the compute API: create, list, show, delete, moves."),
+    "servers": ("allotment.cli.servers:servers", "The compute API with the conductor (and fake computes), one process."),
+    "compute": ("allotment.cli.servers:compute", "Compute agents: report a host to placement, take builds."),
+    "audit": ("allotment.cli.servers:audit", "Audit placement against the servers' records; --heal repairs."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }

@@ -217,12 +217,10 @@ class Auditor:
         self.store.set_migration(m.uuid, status=states.MIG_ERROR)
         evacuation = m.kind == "evacuation"
         vm_state = states.ERROR if evacuation else states.ACTIVE
-        if self.store.update(m.instance_uuid, vm_state=vm_state, task_state=None, host=m.source_host,
-                             node=m.source_host, flavor=m.old_flavor):
-            if evacuation:
-                self.store.add_fault(m.instance_uuid, 500, f"evacuation abandoned: {why}", why)
-            self.store.finish_action(m.instance_uuid, {"resize": "resize", "migration": "migrate"}.get(
-                m.kind, "evacuate"), ok=False, message=why)
+        action = {"resize": "resize", "migration": "migrate"}.get(m.kind, "evacuate")
+        self.store.update(m.instance_uuid, vm_state=vm_state, task_state=None, host=m.source_host,
+                          node=m.source_host, flavor=m.old_flavor, action=(action, False, why),
+                          fault=(500, f"evacuation abandoned: {why}", why) if evacuation else None)
         return f"migration {m.uuid} reverted ({where})"
 
     def _migrations(self, report: AuditReport, cutoff: dt.datetime, heal: bool) -> None:
@@ -292,9 +290,9 @@ class Auditor:
                 delete_claim(self.placement, consumer)
             finding.action = "allocations on the deleted host's providers dropped"
             if s is not None and s.host is not None and s.host not in fleet.root_of_host:
-                if self.store.update(consumer, vm_state=states.ERROR, task_state=None, host=None, node=None):
-                    self.store.add_fault(consumer, 500, f"host {s.host} was deleted", "the audit dropped its "
-                                         f"allocations on {s.host}")
+                if self.store.update(consumer, vm_state=states.ERROR, task_state=None, host=None, node=None,
+                                     fault=(500, f"host {s.host} was deleted",
+                                            f"the audit dropped its allocations on {s.host}")):
                     finding.action += "; server set to ERROR"
 
     def _without_allocations(self, report: AuditReport, fleet: _Fleet, servers: dict[str, Server],
@@ -318,9 +316,8 @@ class Auditor:
                 consumer_generation=None, consumer_type=INSTANCE))
         except Exception as exc:  # placement refused (the host is full now): the server cannot stay there
             detail = getattr(exc, "detail", str(exc))
-            if self.store.update(s.uuid, vm_state=states.ERROR, task_state=None):
-                self.store.add_fault(s.uuid, 500, "its allocations were lost and cannot be claimed again",
-                                     str(detail))
+            self.store.update(s.uuid, vm_state=states.ERROR, task_state=None,
+                              fault=(500, "its allocations were lost and cannot be claimed again", str(detail)))
             return f"claim refused ({detail}): server set to ERROR"
         return f"claimed {_fmt({root: resources})}"
 
@@ -332,7 +329,7 @@ class Auditor:
             if heal:
                 try:
                     self.registry.set_host_status(host, disabled=True,
-                                                  disabled_reason=f"over capacity: {rc} {used}/{capacity:g}")
+                                                  disabled_reason=f"over capacity: {rc} {used} of {capacity:g}")
                     finding.action = f"host {host} disabled"
                 except (SchedulerError, NotFound) as exc:
                     finding.action = f"could not disable {host}: {exc}"

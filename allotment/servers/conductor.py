@@ -157,17 +157,13 @@ class Conductor:
 
     def _fail_all(self, servers: Sequence[Server], reason: str, *, code: int = 500) -> None:
         for s in servers:
-            if self.store.update(s.uuid, expect_task=states.SCHEDULING, vm_state=states.ERROR, task_state=None,
-                                 cell=CELL0):
-                self.store.add_fault(s.uuid, code, reason[:255], reason)
-                self.store.finish_action(s.uuid, "create", ok=False, message=reason)
+            self.store.update(s.uuid, expect_task=states.SCHEDULING, vm_state=states.ERROR, task_state=None,
+                              cell=CELL0, fault=(code, reason, reason), action=("create", False, reason))
 
     def _drop_surplus(self, s: Server, placed: int, wanted: int) -> None:
         message = f"not created: {placed} of max_count {wanted} servers fit, at least min_count"
-        if self.store.update(s.uuid, expect_task=states.SCHEDULING, vm_state=states.DELETED, task_state=None,
-                             cell=CELL0):
-            self.store.add_fault(s.uuid, 409, message, message)
-            self.store.finish_action(s.uuid, "create", ok=False, message=message)
+        self.store.update(s.uuid, expect_task=states.SCHEDULING, vm_state=states.DELETED, task_state=None,
+                          cell=CELL0, fault=(409, message, message), action=("create", False, message))
 
     def _send_build(self, uuid: str, chosen: Selection | Mapping[str, Any], alternates: Sequence[Any], *,
                     attempt: int, expect_task: str, expect_host: str | None, tried: list[Any] | None = None) -> bool:
@@ -201,8 +197,7 @@ class Conductor:
         from allotment.servers.store.store import now
 
         if self.store.update(uuid, expect_task=states.SPAWNING, expect_host=host, vm_state=states.ACTIVE,
-                             task_state=None, launched_at=now()):
-            self.store.finish_action(uuid, "create", ok=True)
+                             task_state=None, launched_at=now(), action=("create", True, None)):
             self._set_registry_task(uuid, None)
         else:  # deleted or rescheduled away meanwhile: the guest here is not wanted
             cast(self.transport, compute_topic(host), "destroy", instance=uuid)
@@ -242,11 +237,11 @@ class Conductor:
         history = "; ".join(f"{t['host']}: {t['reason']}" if not str(t["reason"]).startswith(f"{t['host']}:")
                             else str(t["reason"]) for t in tried)
         message = f"{MAX_RETRIES_MESSAGE} for instance {s.uuid}."
-        if self.store.update(s.uuid, expect_task=states.SPAWNING, expect_host=s.host, vm_state=states.ERROR,
-                             task_state=None, host=None, node=None):
-            self.store.set_build_request(s.uuid, alternates=[], tried=tried, attempts=attempt)
-            self.store.add_fault(s.uuid, 500, message, f"tried {len(tried)} host(s): {history}")
-            self.store.finish_action(s.uuid, "create", ok=False, message=f"{message} Tried: {history}")
+        self.store.set_build_request(s.uuid, alternates=[], tried=tried, attempts=attempt)
+        self.store.update(s.uuid, expect_task=states.SPAWNING, expect_host=s.host, vm_state=states.ERROR,
+                          task_state=None, host=None, node=None,
+                          fault=(500, message, f"tried {len(tried)} host(s): {history}"),
+                          action=("create", False, f"{message} Tried: {history}"))
 
     # ---- deletes ------------------------------------------------------------------------------
 
@@ -266,8 +261,7 @@ class Conductor:
                 except RegistryNotFound:
                     pass
         self._forget_claim(uuid)
-        if self.store.update(uuid, vm_state=states.DELETED, task_state=None):
-            self.store.finish_action(uuid, "delete", ok=True)
+        self.store.update(uuid, vm_state=states.DELETED, task_state=None, action=("delete", True, None))
         for host in sorted(hosts):
             cast(self.transport, compute_topic(host), "destroy", instance=uuid)
 
@@ -283,10 +277,8 @@ class Conductor:
     def _move_refused(self, s: Server, migration: str, action: str, reason: str, *, vm_state: str = states.ACTIVE,
                       fault: bool = False) -> None:
         self.store.set_migration(migration, status=states.MIG_ERROR)
-        self.store.update(s.uuid, vm_state=vm_state, task_state=None)
-        if fault:
-            self.store.add_fault(s.uuid, 500, reason[:255], reason)
-        self.store.finish_action(s.uuid, action, ok=False, message=reason)
+        self.store.update(s.uuid, vm_state=vm_state, task_state=None, fault=(500, reason, reason) if fault else None,
+                          action=(action, False, reason))
 
     def migrate_server(self, uuid: str, migration: str) -> None:
         s, m = self.store.get(uuid), self.store.migration(migration)
@@ -321,11 +313,11 @@ class Conductor:
         if m is None or m.status != states.MIG_MIGRATING or m.dest_host != host:
             return
         action = "resize" if m.kind == "resize" else "migrate"
-        if self.store.update(uuid, expect_task=states.RESIZE_MIGRATING, vm_state=states.RESIZED, task_state=None,
-                             host=host, node=host, flavor=m.new_flavor):
-            self.store.set_migration(migration, status=states.MIG_FINISHED)
-            self.store.finish_action(uuid, action, ok=True)
-        else:
+        # The migration first: a server seen in VERIFY_RESIZE must find its migration ready to confirm.
+        if not self.store.set_migration(migration, expect_status=states.MIG_MIGRATING, status=states.MIG_FINISHED):
+            return
+        if not self.store.update(uuid, expect_task=states.RESIZE_MIGRATING, vm_state=states.RESIZED, task_state=None,
+                                 host=host, node=host, flavor=m.new_flavor, action=(action, True, None)):
             cast(self.transport, compute_topic(host), "destroy", instance=uuid)
 
     def resize_failed(self, uuid: str, migration: str, host: str, reason: str) -> None:
@@ -345,8 +337,8 @@ class Conductor:
         except MigrationNotFound:
             pass  # freed already (a repeated message)
         self.store.set_migration(migration, status=states.MIG_CONFIRMED)
-        if self.store.update(uuid, expect_task=states.RESIZE_CONFIRMING, vm_state=states.ACTIVE, task_state=None):
-            self.store.finish_action(uuid, "confirmResize", ok=True)
+        self.store.update(uuid, expect_task=states.RESIZE_CONFIRMING, vm_state=states.ACTIVE, task_state=None,
+                          action=("confirmResize", True, None))
         if m.source_host and m.source_host != m.dest_host:
             cast(self.transport, compute_topic(m.source_host), "destroy", instance=uuid)
 
@@ -356,9 +348,9 @@ class Conductor:
             return
         self._revert_allocations(uuid, migration)
         self.store.set_migration(migration, status=states.MIG_REVERTED)
-        if self.store.update(uuid, expect_task=states.RESIZE_REVERTING, vm_state=states.ACTIVE, task_state=None,
-                             host=m.source_host, node=m.source_host, flavor=m.old_flavor):
-            self.store.finish_action(uuid, "revertResize", ok=True)
+        self.store.update(uuid, expect_task=states.RESIZE_REVERTING, vm_state=states.ACTIVE, task_state=None,
+                          host=m.source_host, node=m.source_host, flavor=m.old_flavor,
+                          action=("revertResize", True, None))
         if m.dest_host and m.dest_host != m.source_host:
             cast(self.transport, compute_topic(m.dest_host), "destroy", instance=uuid)
 
@@ -391,14 +383,13 @@ class Conductor:
         m = self.store.migration(migration)
         if m is None or m.status != states.MIG_MIGRATING or m.dest_host != host:
             return
-        if not self.store.update(uuid, expect_task=states.REBUILD_SPAWNING, vm_state=states.ACTIVE, task_state=None,
-                                 host=host, node=host):
-            cast(self.transport, compute_topic(host), "destroy", instance=uuid)
+        if not self.store.set_migration(migration, expect_status=states.MIG_MIGRATING, status=states.MIG_DONE):
             return
         # The registry follows now; the migration keeps the dead source's allocations until it starts again.
         self.registry.finish_move(uuid, migration, host)
-        self.store.set_migration(migration, status=states.MIG_DONE)
-        self.store.finish_action(uuid, "evacuate", ok=True)
+        if not self.store.update(uuid, expect_task=states.REBUILD_SPAWNING, vm_state=states.ACTIVE, task_state=None,
+                                 host=host, node=host, action=("evacuate", True, None)):
+            cast(self.transport, compute_topic(host), "destroy", instance=uuid)
 
     def rebuild_failed(self, uuid: str, migration: str, host: str, reason: str) -> None:
         m, s = self.store.migration(migration), self.store.get(uuid)

@@ -150,8 +150,13 @@ class ServerStore:
             return [Server(**row) for row in conn.execute(q.order_by(c.created_at, c.uuid)).mappings()]
 
     def update(self, uuid: str, *, expect_task: Any = UNSET, expect_vm: Any = UNSET, expect_host: Any = UNSET,
+               action: tuple[str, bool, str | None] | None = None, fault: tuple[int, str, str] | None = None,
                **values: Any) -> bool:
-        """Set ``values`` if the server is live and its task/vm state and host are as expected (a value or a tuple)."""
+        """Set ``values`` if the server is live and its task/vm state and host are as expected (a value or a tuple).
+
+        ``action`` (name, ok, message) closes that open action and ``fault`` (code, message,
+        details) is recorded in the same transaction, so whoever sees the new state sees them too.
+        """
         c = t.instances.c
         stamp = now()
         q = t.instances.update().where(c.uuid == uuid, c.deleted.is_(False))
@@ -166,7 +171,17 @@ class ServerStore:
             values["task_changed_at"] = stamp
         if values.get("vm_state") == states.DELETED:
             values.update(deleted=True, deleted_at=stamp)
-        return bool(self.db.write(lambda conn: conn.execute(q.values(**values)).rowcount))
+
+        def op(conn: Connection) -> bool:
+            if not conn.execute(q.values(**values)).rowcount:
+                return False
+            if action is not None:
+                _finish_action(conn, uuid, *action)
+            if fault is not None:
+                _add_fault(conn, uuid, *fault)
+            return True
+
+        return self.db.write(op)
 
     # ---- build requests ------------------------------------------------------------------------
 
@@ -183,8 +198,7 @@ class ServerStore:
     # ---- faults and actions -------------------------------------------------------------------
 
     def add_fault(self, uuid: str, code: int, message: str, details: str = "") -> None:
-        self.db.write(lambda conn: conn.execute(t.faults.insert().values(
-            instance_uuid=uuid, code=code, message=message[:255], details=details, created_at=now())))
+        self.db.write(lambda conn: _add_fault(conn, uuid, code, message, details))
 
     def fault(self, uuid: str) -> dict[str, Any] | None:
         """The latest fault of the server, or None."""
@@ -202,16 +216,7 @@ class ServerStore:
 
     def finish_action(self, uuid: str, action: str, *, ok: bool, message: str | None = None) -> None:
         """Close the latest open ``action`` of the server (the one without a result)."""
-
-        def op(conn: Connection) -> None:
-            c = t.actions.c
-            open_id = conn.execute(sa.select(sa.func.max(c.id)).where(
-                c.instance_uuid == uuid, c.action == action, c.result.is_(None))).scalar()
-            if open_id is not None:
-                conn.execute(t.actions.update().where(c.id == open_id).values(
-                    finish_time=now(), result="Success" if ok else "Error", message=message))
-
-        self.db.write(op)
+        self.db.write(lambda conn: _finish_action(conn, uuid, action, ok, message))
 
     def actions(self, uuid: str) -> list[dict[str, Any]]:
         with self.db.read() as conn:
@@ -267,3 +272,17 @@ class ServerStore:
                 conn.execute(table.delete())
 
         self.db.write(op)
+
+
+def _finish_action(conn: Connection, uuid: str, action: str, ok: bool, message: str | None) -> None:
+    c = t.actions.c
+    open_id = conn.execute(sa.select(sa.func.max(c.id)).where(
+        c.instance_uuid == uuid, c.action == action, c.result.is_(None))).scalar()
+    if open_id is not None:
+        conn.execute(t.actions.update().where(c.id == open_id).values(
+            finish_time=now(), result="Success" if ok else "Error", message=message))
+
+
+def _add_fault(conn: Connection, uuid: str, code: int, message: str, details: str) -> None:
+    conn.execute(t.faults.insert().values(instance_uuid=uuid, code=code, message=message[:255], details=details,
+                                          created_at=now()))
