@@ -41,7 +41,8 @@ def test_boot_smoke_against_allotment(tmp_path: Path, transport: str) -> None:
     assert figures["overcommitted_providers"] == 0
     assert figures["usage_mismatches"] == 0
     assert figures["audit_findings"] == 0, details["audit"]
-    assert figures["reschedules"] <= figures["build_failures"]
+    # Each failed spawn is retried on an alternate unless the server ran out of them (ERROR).
+    assert figures["reschedules"] >= figures["build_failures"] - figures["servers_error"]
     assert figures["servers_per_s"] > 0
     assert figures["create_to_active.p99_ms"] >= figures["create_to_active.p50_ms"] > 0
     assert "boot" not in doc["ratios"]

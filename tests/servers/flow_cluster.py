@@ -1,8 +1,14 @@
-"""The servers flow as separate processes over RabbitMQ: placement (``allotment serve``), the
-compute API, a conductor, and compute agents, each a process a test can SIGKILL and restart.
+"""The servers flow as separate processes over RabbitMQ, started with the project's own commands:
 
-Checks read the shared databases and placement from the test process: what is stuck, what
-the audit finds, and whether placement's usages equal what live servers and open
+- placement: ``allotment serve --db DB`` (for the computes and the audit, over HTTP);
+- the compute API with the conductor: ``allotment servers serve --db DB --transport AMQP``;
+- each compute: ``allotment --url PLACEMENT compute run NAME --inventory FILE --transport AMQP``;
+- the audit: ``allotment --url PLACEMENT audit --heal --servers-db DB --transport AMQP``.
+
+They share one SQLite database (placement, registry and servers' records, as ``servers
+serve`` expects) and one broker, on queues of the test's own. A test can SIGKILL any of
+them and start it again. Checks read the database and placement from the test process:
+what is stuck, and whether placement's usages equal what live servers and open
 migrations hold (``allotment.servers.audit.expected_usage``).
 """
 
@@ -23,63 +29,60 @@ import httpx
 
 from allotment.bench.servers import allotment_server, free_port
 from allotment.client import PlacementClient, connect
-from allotment.scheduler.config import SchedulerConfig
-from allotment.scheduler.registry import Registry
-from allotment.scheduler.service import Scheduler
 from allotment.servers import states
-from allotment.servers.audit import Auditor, AuditReport, expected_usage
+from allotment.servers.audit import expected_usage
 from allotment.servers.compute.inventory import provider_uuid
-from allotment.servers.conductor import Conductor
-from allotment.servers.store import ServerStore
-from allotment.servers.transport import Transport, open_transport
+from allotment.servers.store import Server, ServerStore
 from tests.servers.rabbit import delete_queues, isolated_url
 
-ROOT = Path(__file__).resolve().parents[2]
 FLAVOR = {"name": "small", "vcpus": 1, "memory_mb": 256, "root_gb": 1}
 BIG = {"name": "big", "vcpus": 2, "memory_mb": 512, "root_gb": 2}
-HOST_DOWN_TIME = 3600.0
+CONDUCTOR = "conductor"  # the compute API and the conductor: one process, as `allotment servers serve` runs them
+READY = {CONDUCTOR: b"compute API on http://", "compute": b"running (provider"}
 
 
 class Cluster:
-    def __init__(self, work: Path, placement_url: str, computes: list[str], *, spawn_time: float,
+    def __init__(self, work: Path, db_url: str, placement_url: str, computes: list[str], *, spawn_time: float,
                  failure_rate: float, host: dict[str, int]) -> None:
         self.work = work
+        self.db_url = db_url
+        self.placement_url = placement_url
         self.computes = computes
+        self.spawn_time = spawn_time
+        self.failure_rate = failure_rate
         self.transport_url = isolated_url()
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
-        self.config = {"placement": placement_url, "registry": f"sqlite:///{work / 'registry.sqlite'}",
-                       "store": f"sqlite:///{work / 'servers.sqlite'}", "transport": self.transport_url,
-                       "spawn_time": spawn_time, "failure_rate": failure_rate, "host": host}
-        self.config_path = work / "flow.json"
-        self.config_path.write_text(json.dumps(self.config))
+        self.inventory = work / "inventory.json"
+        self.inventory.write_text(json.dumps({"VCPU": host["vcpus"], "MEMORY_MB": host["memory_mb"],
+                                              "DISK_GB": host["disk_gb"]}))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {}
-        # Created here first, so the processes find the schemas made (no race between their migrations).
-        self.store = ServerStore.open(self.config["store"])
-        self.registry = Registry.open(self.config["registry"], service_down_time=HOST_DOWN_TIME)
+        self.store = ServerStore.open(db_url)  # the schema made before the processes start
         self.placement: PlacementClient = connect(placement_url, timeout=60)
         self.http = httpx.Client(base_url=self.api_url, timeout=30, headers={"x-auth-token": "demo:demo"})
 
     # ---- processes ----------------------------------------------------------------------------
 
-    def _args(self, name: str) -> list[str]:
-        if name == "api":
-            return ["api", str(self.api_port)]
-        if name == "conductor":
-            return ["conductor"]
-        return ["compute", name]
+    def _command(self, name: str) -> list[str]:
+        cli = [sys.executable, "-m", "allotment"]
+        if name == CONDUCTOR:
+            return [*cli, "servers", "serve", "--db", self.db_url, "--port", str(self.api_port),
+                    "--transport", self.transport_url, "--audit-interval", "0"]
+        return [*cli, "--url", self.placement_url, "compute", "run", name, "--inventory", str(self.inventory),
+                "--registry-db", self.db_url, "--transport", self.transport_url, "--heartbeat", "2",
+                "--spawn-time", str(self.spawn_time), "--failure-rate", str(self.failure_rate)]
 
     def start(self, name: str, timeout: float = 60.0) -> None:
         self.starts[name] = self.starts.get(name, 0) + 1
         log = self.work / f"{name}.{self.starts[name]}.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "tests.servers.flow_peer", str(self.config_path),
-                                     *self._args(name)], cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(self._command(name), stdout=out, stderr=subprocess.STDOUT,
                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.procs[name] = proc
+        marker = READY[CONDUCTOR if name == CONDUCTOR else "compute"]
         deadline = time.monotonic() + timeout
-        while b"ready\n" not in log.read_bytes():
+        while marker not in log.read_bytes():
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.05)
@@ -99,6 +102,14 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+    def audit(self, *, heal: bool, stuck_after: float) -> list[dict[str, Any]]:
+        """One ``allotment audit`` run: its findings (with what --heal did)."""
+        args = [sys.executable, "-m", "allotment", "--url", self.placement_url, "audit", "--servers-db",
+                self.db_url, "--stuck-after", str(stuck_after), "--transport", self.transport_url, "-f", "json"]
+        done = subprocess.run([*args, *(["--heal"] if heal else [])], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout))
 
     # ---- the API ------------------------------------------------------------------------------
 
@@ -125,28 +136,15 @@ class Cluster:
 
     # ---- checks -------------------------------------------------------------------------------
 
-    def transitional(self) -> list[Any]:
+    def transitional(self) -> list[Server]:
         return self.store.list_servers(task_states=states.TRANSITIONAL_TASKS)
 
-    def wait_quiet(self, timeout: float) -> list[Any]:
+    def wait_quiet(self, timeout: float) -> list[Server]:
         """Wait until no server is in a transitional task state; what is still there after ``timeout``."""
         deadline = time.monotonic() + timeout
         while (busy := self.transitional()) and time.monotonic() < deadline:
             time.sleep(0.1)
         return busy
-
-    def auditor(self, transport: Transport, stuck_after: float) -> Auditor:
-        scheduler = Scheduler(self.placement, self.registry, SchedulerConfig(
-            placement_url=self.config["placement"], db_url=self.config["registry"],
-            service_down_time=int(HOST_DOWN_TIME)))
-        return Auditor(self.store, Conductor(self.store, scheduler, transport), stuck_after=stuck_after)
-
-    def audit(self, *, heal: bool, stuck_after: float = 0.0) -> AuditReport:
-        transport = open_transport(self.transport_url)
-        try:
-            return self.auditor(transport, stuck_after).run(heal=heal)
-        finally:
-            transport.close()
 
     def usage_mismatches(self) -> dict[str, tuple[dict[str, int], dict[str, int]]]:
         """Per host whose placement usages differ from what its servers and open migrations hold: (placement, expected)."""
@@ -165,7 +163,6 @@ class Cluster:
         self.http.close()
         self.placement.close()
         self.store.close()
-        self.registry.close()
         topics = {"conductor", *(f"compute.{h}" for h in self.computes)}
         delete_queues(self.transport_url, topics)
 
@@ -173,14 +170,14 @@ class Cluster:
 @contextmanager
 def cluster(work: Path, computes: int, *, spawn_time: float = 0.0, failure_rate: float = 0.0,
             host: dict[str, int] | None = None) -> Iterator[Cluster]:
-    """Placement, the API, a conductor and ``computes`` compute agents, each its own process."""
+    """Placement, the compute API with the conductor, and ``computes`` compute agents, each its own process."""
+    db_url = f"sqlite:///{work / 'allotment.sqlite'}"
     with ExitStack() as stack:
-        placement = stack.enter_context(allotment_server(f"sqlite:///{work / 'placement.sqlite'}", workers=2))
-        c = Cluster(work, placement.url, [f"cn{i}" for i in range(computes)], spawn_time=spawn_time,
+        placement = stack.enter_context(allotment_server(db_url, workers=2))
+        c = Cluster(work, db_url, placement.url, [f"cn{i}" for i in range(computes)], spawn_time=spawn_time,
                     failure_rate=failure_rate, host=host or {"vcpus": 8, "memory_mb": 4096, "disk_gb": 100})
         stack.callback(c.close)
-        c.start("conductor")
+        c.start(CONDUCTOR)
         for name in c.computes:
             c.start(name)
-        c.start("api")
         yield c

@@ -1,5 +1,5 @@
-"""The servers flow with the API, the conductor and each compute agent in processes of their own,
-talking through RabbitMQ: creates (one, and several under a reservation id), a cold migration
+"""The servers flow with the compute API and conductor in one process (``allotment servers serve``) and
+each compute agent in a process of its own (``allotment compute run``), talking through RabbitMQ: creates (one, and several under a reservation id), a cold migration
 confirmed, a resize reverted, deletes; after each, placement's usages equal what the live
 servers and open migrations hold."""
 
@@ -51,5 +51,15 @@ def test_servers_flow_across_processes_over_rabbitmq(tmp_path: Path) -> None:
         for uuid in [one, *(x["id"] for x in listed)]:
             c.wait_status(uuid, "DELETED")
         assert c.usage_mismatches() == {}
-        report = c.audit(heal=False, stuck_after=60)
-        assert report.findings == []
+        assert c.audit(heal=False, stuck_after=60) == []
+
+
+def test_audit_takes_the_computes_transport_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from allotment.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["audit", "--servers-db", f"sqlite:///{tmp_path / 'a.sqlite'}",
+                                       "--transport", "kafka://nowhere"])
+    assert result.exit_code == 1
+    assert "unknown transport URL 'kafka://nowhere'" in result.output
