@@ -55,6 +55,8 @@ def _parameters(url: str) -> tuple[pika.URLParameters, str | None]:
     query.setdefault("heartbeat", str(HEARTBEAT_S))
     query.setdefault("socket_timeout", "5")
     query.setdefault("connection_attempts", "1")
+    # A broker out of memory or disk blocks publishers; fail the cast instead of hanging its caller.
+    query.setdefault("blocked_connection_timeout", "30")
     try:
         return pika.URLParameters(urlunsplit(parts._replace(query=urlencode(query)))), prefix
     except (ValueError, TypeError) as exc:
