@@ -183,6 +183,9 @@ class Auditor:
         c = self.conductor
         task = s.task_state
         if task == states.SCHEDULING:
+            # A conductor that died between the scheduler's claim and recording the host left a claim
+            # nobody will use: drop it so the schedule can run again for this server.
+            c.forget_claim(s.uuid)
             c.schedule_and_build([s.uuid])
             fresh = self.store.get(s.uuid)
             return f"scheduled again: now {fresh.status if fresh else 'gone'}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -46,6 +47,8 @@ class Cloud:
     auditor: Auditor
     computes: dict[str, ComputeAgent] = dataclasses.field(default_factory=dict)
     heartbeat_interval: float = 10.0
+    _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    _beats: threading.Thread | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -83,18 +86,39 @@ class Cloud:
 
     def add_compute(self, name: str, inventory: HostInventory | None = None, *, driver: Driver | None = None,
                     cell: str | None = None) -> ComputeAgent:
-        """Start a compute agent in this process (a restarted one: the same name again)."""
+        """Start a compute agent in this process (a restarted one: the same name again).
+
+        The agents of one Cloud share one heartbeat thread and take one message at a time
+        each, so a thousand of them cost a thousand threads, not five thousand.
+        """
         agent = ComputeAgent(name, inventory or HostInventory.simple(), placement=self.placement,
                              registry=self.registry, transport=self.transport, driver=driver, cell=cell,
-                             heartbeat_interval=self.heartbeat_interval)
+                             heartbeat_interval=0, workers=1)
         agent.start()
         self.computes[name] = agent
+        self._start_heartbeats()
         return agent
+
+    def _start_heartbeats(self) -> None:
+        if self._beats is not None or self.heartbeat_interval <= 0:
+            return
+
+        def beat() -> None:
+            while not self._stop.wait(self.heartbeat_interval):
+                for name in list(self.computes):
+                    try:
+                        self.registry.heartbeat(name)
+                    except Exception:  # the registry is busy or the host was deleted: the next round tries again
+                        pass
+
+        self._beats = threading.Thread(target=beat, name="compute-heartbeats", daemon=True)
+        self._beats.start()
 
     def stop_compute(self, name: str) -> None:
         self.computes.pop(name).stop()
 
     def stop_computes(self) -> None:
+        self._stop.set()
         for name in list(self.computes):
             self.stop_compute(name)
 

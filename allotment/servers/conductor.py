@@ -173,7 +173,7 @@ class Conductor:
                                  node=sel["nodename"], cell=sel.get("cell") or DEFAULT_CELL,
                                  task_state=states.SPAWNING):
             # Deleted meanwhile: what the scheduler claimed for it must not stay behind.
-            self._forget_claim(uuid)
+            self.forget_claim(uuid)
             return False
         values: dict[str, Any] = {"alternates": alts, "attempts": attempt}
         if tried is not None:
@@ -186,7 +186,8 @@ class Conductor:
              image=s.image, host_list=alts, attempt=attempt)
         return True
 
-    def _forget_claim(self, uuid: str) -> None:
+    def forget_claim(self, uuid: str) -> None:
+        """Drop the server's allocations and its registry record (with its group membership)."""
         delete_claim(self.placement, uuid)
         try:
             self.registry.remove_instance(uuid)
@@ -233,7 +234,7 @@ class Conductor:
                                 expect_host=s.host, tried=tried):
                 LOG.info("rescheduled %s from %s onto %s (attempt %d)", s.uuid, s.host, alt["host"], attempt)
             return
-        self._forget_claim(s.uuid)
+        self.forget_claim(s.uuid)
         history = "; ".join(f"{t['host']}: {t['reason']}" if not str(t["reason"]).startswith(f"{t['host']}:")
                             else str(t["reason"]) for t in tried)
         message = f"{MAX_RETRIES_MESSAGE} for instance {s.uuid}."
@@ -260,7 +261,7 @@ class Conductor:
                     self.registry.remove_group_member(s.server_group, m.uuid)
                 except RegistryNotFound:
                     pass
-        self._forget_claim(uuid)
+        self.forget_claim(uuid)
         self.store.update(uuid, vm_state=states.DELETED, task_state=None, action=("delete", True, None))
         for host in sorted(hosts):
             cast(self.transport, compute_topic(host), "destroy", instance=uuid)

@@ -120,3 +120,30 @@ def test_provider_over_capacity_disables_its_host(db_url: str) -> None:
         healed = h.cloud.audit(heal=True)
         assert healed.findings[0].action == "host cn1 disabled"
         assert h.cloud.registry.get_host("cn1").disabled
+
+
+def test_schedule_cut_short_by_a_dead_conductor_is_run_again(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST}) as h:
+        h.cloud.conductor.stop()  # the create's cast finds no conductor
+        uuid = h.create("web")["server"]["id"]
+        # The dead conductor had claimed a host for it, and never recorded it.
+        spec = h.cloud.store.build_request(uuid).request_spec  # type: ignore[union-attr]
+        from allotment.servers.specs import request_spec
+
+        h.cloud.scheduler.select_destinations(request_spec(spec, [uuid]))
+        assert h.host_usage("cn1") == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
+        h.cloud.conductor.start()  # restarted
+        report = _impatient(h).run(heal=True)
+        assert [f.kind for f in report.findings] == ["stuck_server"]
+        assert h.wait_for(uuid, "ACTIVE")["host"] == "cn1"
+        h.check_usages()
+
+
+def test_the_conductor_audits_and_heals_periodically(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST}, audit_interval=0.1) as h:
+        orphan = str(uuidlib.uuid4())
+        h.cloud.placement.put_allocations(orphan, Allocations(
+            allocations={h.cloud.host_roots()["cn1"]: {"VCPU": 1}}, project_id="p", user_id="u",
+            consumer_generation=None, consumer_type="INSTANCE"))
+        assert h.cloud.wait_until(lambda: h.cloud.placement.get_allocations(orphan).allocations == {}, timeout=10)
+        h.check_usages()

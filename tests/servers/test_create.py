@@ -63,6 +63,9 @@ def test_failed_build_is_rescheduled_onto_an_alternate(db_url: str) -> None:
         assert server["host"] == "cn2"
         assert h.host_usage("cn1") == {}
         h.check_usages()
+        # What the BuildFailureWeigher reads: cn1's consecutive failures.
+        assert h.cloud.registry.get_host("cn1").failed_builds == 1
+        assert h.cloud.registry.get_host("cn2").failed_builds == 0
 
 
 def test_every_alternate_failing_ends_in_error_with_what_was_tried(db_url: str) -> None:
@@ -77,4 +80,15 @@ def test_every_alternate_failing_ends_in_error_with_what_was_tried(db_url: str) 
         assert server["host"] is None
         actions = h.http.get(f"/servers/{uuid}/os-instance-actions").json()["instanceActions"]
         assert actions[0]["result"] == "Error"
+        h.check_usages()
+
+
+def test_server_group_anti_affinity_spreads_the_members(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": SMALL_HOST, "cn2": SMALL_HOST}) as h:
+        group = h.cloud.registry.create_group("web", "anti-affinity")
+        answer = h.create("web", server_group=group.uuid, min_count=2, max_count=2)
+        hosts = {h.wait_for(s["id"], "ACTIVE")["host"] for s in answer["servers"]}
+        assert hosts == {"cn1", "cn2"}
+        third = h.create("web", server_group=group.uuid)["server"]["id"]
+        assert "No valid host" in h.wait_for(third, "ERROR")["fault"]["message"]
         h.check_usages()

@@ -51,6 +51,8 @@ class ComputeAgent:
         self.heartbeat_interval = heartbeat_interval
         self.workers = workers
         self.provider_uuid = provider_uuid(name)
+        self.failed_builds = 0
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._subscription: Subscription | None = None
@@ -104,12 +106,25 @@ class ComputeAgent:
     def _spawn(self, p: Mapping[str, Any], what: str, **ids: Any) -> None:
         try:
             self.driver.spawn(p["instance"], p["flavor"], p.get("image") or {})
-        except BuildFailed as exc:
-            cast(self.transport, CONDUCTOR_TOPIC, f"{what}_failed", host=self.name, reason=str(exc), **ids)
-            return
         except Exception as exc:  # a driver bug is a failed build too, never a silent loss
-            LOG.exception("driver failed on %s", p["instance"])
-            cast(self.transport, CONDUCTOR_TOPIC, f"{what}_failed", host=self.name,
-                 reason=f"{type(exc).__name__}: {exc}", **ids)
+            if not isinstance(exc, BuildFailed):
+                LOG.exception("driver failed on %s", p["instance"])
+            reason = str(exc) if isinstance(exc, BuildFailed) else f"{type(exc).__name__}: {exc}"
+            self._count_build(failed=True)
+            cast(self.transport, CONDUCTOR_TOPIC, f"{what}_failed", host=self.name, reason=reason, **ids)
             return
+        self._count_build(failed=False)
         cast(self.transport, CONDUCTOR_TOPIC, f"{what}_done", host=self.name, **ids)
+
+    def _count_build(self, *, failed: bool) -> None:
+        """Consecutive failed builds, in the registry for the BuildFailureWeigher (as Nova's compute keeps them)."""
+        with self._lock:
+            before = self.failed_builds
+            self.failed_builds = before + 1 if failed else 0
+            changed = self.failed_builds != before
+            count = self.failed_builds
+        if changed:
+            try:
+                self.registry.register_host(self.name, self.provider_uuid, {"failed_builds": count})
+            except Exception:  # only a weigher's input: the next build reports it again
+                LOG.warning("could not record %d failed builds of %s", count, self.name, exc_info=True)
