@@ -5,8 +5,8 @@
 - each compute: ``allotment --url PLACEMENT compute run NAME --inventory FILE --transport AMQP``;
 - the audit: ``allotment --url PLACEMENT audit --heal --servers-db DB --transport AMQP``.
 
-They share one SQLite database (placement, registry and servers' records, as ``servers
-serve`` expects) and one broker, on queues of the test's own. A test can SIGKILL any of
+They share one database (placement, registry and servers' records, as ``servers serve``
+expects; SQLite unless a test gives another) and one broker, on queues of the test's own. A test can SIGKILL any of
 them and start it again. Checks read the database and placement from the test process:
 what is stuck, and whether placement's usages equal what live servers and open
 migrations hold (``allotment.servers.audit.expected_usage``).
@@ -169,9 +169,10 @@ class Cluster:
 
 @contextmanager
 def cluster(work: Path, computes: int, *, spawn_time: float = 0.0, failure_rate: float = 0.0,
-            host: dict[str, int] | None = None) -> Iterator[Cluster]:
-    """Placement, the compute API with the conductor, and ``computes`` compute agents, each its own process."""
-    db_url = f"sqlite:///{work / 'allotment.sqlite'}"
+            host: dict[str, int] | None = None, db_url: str | None = None) -> Iterator[Cluster]:
+    """Placement, the compute API with the conductor, and ``computes`` compute agents, each its own process,
+    on ``db_url`` (default: a SQLite file in ``work``)."""
+    db_url = db_url or f"sqlite:///{work / 'allotment.sqlite'}"
     with ExitStack() as stack:
         placement = stack.enter_context(allotment_server(db_url, workers=2))
         c = Cluster(work, db_url, placement.url, [f"cn{i}" for i in range(computes)], spawn_time=spawn_time,

@@ -1,7 +1,8 @@
 """The servers flow with the compute API and conductor in one process (``allotment servers serve``) and
 each compute agent in a process of its own (``allotment compute run``), talking through RabbitMQ: creates (one, and several under a reservation id), a cold migration
 confirmed, a resize reverted, deletes; after each, placement's usages equal what the live
-servers and open migrations hold."""
+servers and open migrations hold. On every backend (``db_url``: SQLite, and PostgreSQL and
+MariaDB when their servers answer)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from tests.servers.flow_cluster import BIG, cluster
 from tests.servers.rabbit import require_broker
 
 
-def test_servers_flow_across_processes_over_rabbitmq(tmp_path: Path) -> None:
+def test_servers_flow_across_processes_over_rabbitmq(tmp_path: Path, db_url: str) -> None:
     require_broker()
-    with cluster(tmp_path, computes=2) as c:
+    with cluster(tmp_path, computes=2, db_url=db_url) as c:
         one = c.create()["server"]["id"]
         s = c.wait_status(one, "ACTIVE")
         assert s["host"] in c.computes
