@@ -253,9 +253,9 @@ def run(ctx: Context) -> WorkloadResult:
                 for a in agents:
                     a.stop()
                 transport.close()
+                if transport_url.startswith("amqp"):  # even after a failure: the broker keeps queues forever
+                    _delete_topics(transport_url, getattr(transport, "topics", set()))
             leaks = _leaks(ctx.url, agents, servers, p.timeout)
-    if hasattr(transport, "topics") and transport_url.startswith("amqp"):
-        _delete_topics(transport_url, transport.topics)
     live = {u: s for u, s in servers.items() if s is not None}
     active = [s for s in live.values() if s.vm_state == states.ACTIVE]
     errored = [s for s in live.values() if s.vm_state == states.ERROR]
