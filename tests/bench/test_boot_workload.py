@@ -17,15 +17,16 @@ from tests.servers.rabbit import AMQP_URL, require_broker
 COMPUTES = 20
 
 
-@pytest.mark.parametrize("transport", ["inprocess", "rabbit"])
-def test_boot_smoke_against_allotment(tmp_path: Path, transport: str) -> None:
+@pytest.mark.parametrize(("transport", "processes"), [("inprocess", 0), ("rabbit", 0), ("rabbit", 2)])
+def test_boot_smoke_against_allotment(tmp_path: Path, transport: str, processes: int) -> None:
     url = "inprocess://"
     if transport == "rabbit":
         require_broker()
         url = AMQP_URL
     out = tmp_path / "results"
     result = CliRunner().invoke(bench, ["run", "--workload", "boot", "--providers", str(COMPUTES), "--concurrency", "2",
-                                        "--targets", "allotment", "--transport", url, "--out", str(out)])
+                                        "--targets", "allotment", "--transport", url, "--boot-processes",
+                                        str(processes), "--out", str(out)])
     assert result.exit_code == 0, result.output
     doc = orjson.loads(next(out.glob("*.json")).read_bytes())
     run = doc["targets"]["allotment"]["runs"][0]
@@ -46,6 +47,14 @@ def test_boot_smoke_against_allotment(tmp_path: Path, transport: str) -> None:
     assert figures["servers_per_s"] > 0
     assert figures["create_to_active.p99_ms"] >= figures["create_to_active.p50_ms"] > 0
     assert "boot" not in doc["ratios"]
+
+
+def test_worker_processes_need_the_rabbitmq_transport(tmp_path: Path) -> None:
+    result = CliRunner().invoke(bench, ["run", "--workload", "boot", "--providers", "2", "--targets", "allotment",
+                                        "--boot-processes", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    run = orjson.loads(next(tmp_path.glob("*.json")).read_bytes())["targets"]["allotment"]["runs"][0]
+    assert "--boot-processes needs --transport amqp://" in run["error"]
 
 
 def test_the_counting_driver_counts_failed_spawns() -> None:

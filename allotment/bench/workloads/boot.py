@@ -28,7 +28,11 @@ audit finds (``audit_findings``, must be 0).
 
 from __future__ import annotations
 
+import json
 import random
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -58,9 +62,10 @@ from allotment.servers.api.app import create_app
 from allotment.servers.audit import Auditor
 from allotment.servers.compute.agent import ComputeAgent
 from allotment.servers.compute.driver import BuildFailed, FakeDriver
-from allotment.servers.compute.inventory import HostInventory
+from allotment.servers.compute.inventory import HostInventory, provider_uuid
 from allotment.servers.compute_api import ComputeAPI
 from allotment.servers.conductor import Conductor
+from allotment.servers.messages import CONDUCTOR_TOPIC, compute_topic
 from allotment.servers.specs import flavor_resources
 from allotment.servers.store import ServerStore
 from allotment.servers.store import tables
@@ -173,10 +178,8 @@ def _settle(store: ServerStore, count: int, timeout: float) -> tuple[float, int]
         time.sleep(0.05)
 
 
-def _leaks(placement_url: str, agents: list[ComputeAgent], servers: dict[str, Any],
-           timeout: float) -> dict[str, Any]:
+def _leaks(placement_url: str, root_of: dict[str, str], servers: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Read every compute's provider back from placement: leaked allocations, overcommit, usage mismatch."""
-    root_of = {a.name: a.provider_uuid for a in agents}
     held: dict[str, dict[str, dict[str, int]]] = {}  # consumer -> provider -> resources
     over: list[str] = []
     mismatched: list[str] = []
@@ -207,6 +210,8 @@ def _leaks(placement_url: str, agents: list[ComputeAgent], servers: dict[str, An
 def run(ctx: Context) -> WorkloadResult:
     p = ctx.params
     n = p.providers
+    if p.boot_processes and not p.transport.startswith("amqp"):
+        raise ValueError("--boot-processes needs --transport amqp://...: the worker processes reach the API through it")
     rng = random.Random(f"allotment-bench-boot:{p.seed}:{ctx.run_index}")
     with tempfile.TemporaryDirectory(prefix="allotment-bench-boot-") as tmp:
         registry_url = f"sqlite:///{Path(tmp) / 'registry.sqlite'}"
@@ -225,37 +230,51 @@ def run(ctx: Context) -> WorkloadResult:
                 connect(ctx.url, timeout=p.timeout) as agents_placement:
             scheduler = Scheduler(placement, registry, config)
             conductor = Conductor(store, scheduler, transport, workers=CONDUCTOR_WORKERS)
-            drivers = [CountingDriver(failure_rate=FAILURE_RATE, seed=rng.randrange(2**32)) for _ in range(n)]
+            workers = p.boot_processes
+            local = range(n) if not workers else range(0)
+            drivers = [CountingDriver(failure_rate=FAILURE_RATE, seed=rng.randrange(2**32)) for _ in local]
             agents = [ComputeAgent(host_name(i), HostInventory.simple(**HOST), placement=agents_placement,
                                    registry=registry, transport=transport, driver=drivers[i],
-                                   heartbeat_interval=0, workers=1) for i in range(n)]
+                                   heartbeat_interval=0, workers=1) for i in local]
+            procs: list[subprocess.Popen[str]] = []
+            worker_failures = 0
             try:
-                conductor.start()
-                with ThreadPoolExecutor(SETUP_THREADS) as pool:
-                    list(pool.map(lambda a: a.start(), agents))
+                if workers:
+                    procs = _start_workers(Path(tmp), workers, {
+                        "placement": ctx.url, "registry": registry_url, "store": store_url,
+                        "transport": transport_url, "computes": n, "workers": workers, "timeout": p.timeout,
+                        "seed": rng.randrange(2**31)})
+                else:
+                    conductor.start()
+                    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+                        list(pool.map(lambda a: a.start(), agents))
                 setup_s = time.perf_counter() - setup_start
                 with _serve(create_app(ComputeAPI(store, registry, transport))) as api_url:
                     server_pids = descendants(ctx.server_pid) if ctx.server_pid is not None else []
                     server_cpu = cpu_seconds(server_pids)
+                    worker_pids = [proc.pid for proc in procs]
+                    worker_cpu = cpu_seconds(worker_pids)
                     own_cpu = time.process_time()
                     start = time.perf_counter()
                     uuids, create_errors = _create_all(api_url, n, p.concurrency, p.timeout)
                     created_s = time.perf_counter() - start
                     settled, stuck = _settle(store, len(uuids), SETTLE_TIMEOUT_S)
                     elapsed = settled - start
-                    own_cpu_s = time.process_time() - own_cpu
+                    own_cpu_s = time.process_time() - own_cpu + cpu_delta(worker_cpu, cpu_seconds(worker_pids))
                     placement_cpu_s = cpu_delta(server_cpu, cpu_seconds(server_pids)) if server_pids else None
                 servers = {u: store.get(u) for u in uuids}
                 requests = {u: store.build_request(u) for u in uuids}
                 audit = Auditor(store, conductor).run(heal=False)
             finally:
+                worker_failures = _stop_workers(procs)
                 conductor.stop()
                 for a in agents:
                     a.stop()
                 transport.close()
                 if transport_url.startswith("amqp"):  # even after a failure: the broker keeps queues forever
-                    _delete_topics(transport_url, getattr(transport, "topics", set()))
-            leaks = _leaks(ctx.url, agents, servers, p.timeout)
+                    _delete_topics(transport_url, {CONDUCTOR_TOPIC, *(compute_topic(host_name(i)) for i in range(n))})
+            leaks = _leaks(ctx.url, {host_name(i): provider_uuid(host_name(i)) for i in range(n)}, servers,
+                           p.timeout)
     live = {u: s for u, s in servers.items() if s is not None}
     active = [s for s in live.values() if s.vm_state == states.ACTIVE]
     errored = [s for s in live.values() if s.vm_state == states.ERROR]
@@ -274,7 +293,7 @@ def run(ctx: Context) -> WorkloadResult:
         "servers_active": len(active),
         "servers_error": len(errored),
         "stuck_building": stuck,
-        "build_failures": sum(d.failed for d in drivers),
+        "build_failures": sum(d.failed for d in drivers) + worker_failures,
         "reschedules": reschedules,
         "create_errors": len(create_errors),
         "leaked_allocations": len(leaks["leaked"]) + len(leaks["active_without_allocations"]),
@@ -292,6 +311,39 @@ def run(ctx: Context) -> WorkloadResult:
         "not_active": dict(faults), "leaks": {k: v[:10] if isinstance(v, list) else v for k, v in leaks.items()},
         "audit": [f.to_dict() for f in audit.findings[:10]], "attempts": {str(k): v for k, v in sorted(Counter(attempts).items())},
     })
+
+
+def _start_workers(tmp: Path, count: int, config: dict[str, Any]) -> list[subprocess.Popen[str]]:
+    """``count`` worker processes (``allotment.bench.boot_worker``), each a conductor and a share of the computes."""
+    path = tmp / "boot-workers.json"
+    path.write_text(json.dumps(config))
+    procs = [subprocess.Popen([sys.executable, "-m", "allotment.bench.boot_worker", str(path), str(i)],
+                              stdout=subprocess.PIPE, text=True) for i in range(count)]
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            _stop_workers(procs)
+            raise RuntimeError(f"boot worker did not start (exit {proc.poll()}): {line!r}")
+    return procs
+
+
+def _stop_workers(procs: list[subprocess.Popen[str]]) -> int:
+    """Stop the workers; the builds their fake drivers failed, summed."""
+    failures = 0
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, _ = proc.communicate()
+        for line in (out or "").splitlines():
+            if line.startswith("{"):
+                failures += int(json.loads(line)["build_failures"])
+    return failures
 
 
 def _delete_topics(url: str, topics: set[str]) -> None:
@@ -313,7 +365,7 @@ WORKLOAD = Workload(
         Figure("create_to_active.p50_ms", "ms", "lower", label="create → ACTIVE p50"),
         Figure("create_to_active.p99_ms", "ms", "lower", label="create → ACTIVE p99"),
         Figure("creates_s", "s", "lower", label="time to send every create"),
-        Figure("timed.bench_cpu_s", "s", "lower", label="CPU while timed: API, conductor, computes (one process)"),
+        Figure("timed.bench_cpu_s", "s", "lower", label="CPU while timed: API, conductor(s), computes"),
         Figure("timed.placement_cpu_s", "s", "lower", label="CPU while timed: placement server"),
         Figure("cpu_ms_per_server", "ms", "lower", label="CPU per server, both processes"),
         Figure("wall_s", "s", "lower", label="first create to last settled"),
