@@ -60,6 +60,10 @@ def list_workloads() -> None:
               help="Leave out explode variants with more VGPU groups than this (8: all).")
 @click.option("--timeout", default=120.0, show_default=True,
               help="Client timeout (s) per request of claim, race, nested and explode.")
+@click.option("--transport", default="inprocess://", show_default=True,
+              help="How boot's conductor and computes talk: inprocess:// or amqp://user:pass@host:port/ (RabbitMQ).")
+@click.option("--boot-processes", type=click.IntRange(min=0), default=0, show_default=True,
+              help="boot over amqp://: worker processes, each a conductor and a share of the computes (0: none).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the JSON result [default: bench/results in the repository].")
 @click.option("--no-save", is_flag=True, help="Print the tables only.")
@@ -69,7 +73,7 @@ def list_workloads() -> None:
 def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backend: str, workers: int, targets: str,
             url_allotment: str | None, url_upstream: str | None, repeat: int, seed: int, requests_: int,
             conc_requests: int, claims: int, race_writers: int, race_claims: int, trees: int, explode_requests: int,
-            explode_max_groups: int, timeout: float, out_dir: Path | None, no_save: bool, label: str,
+            explode_max_groups: int, timeout: float, transport: str, boot_processes: int, out_dir: Path | None, no_save: bool, label: str,
             upstream_venv: Path | None) -> None:
     """Run workloads against each target: fresh database, start server, run, stop."""
     from rich.console import Console
@@ -102,7 +106,7 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     params = Params(providers=providers, concurrency=concurrency, seed=seed, requests=requests_,
                     conc_requests=conc_requests, claims=claims, race_writers=race_writers, race_claims=race_claims,
                     trees=trees, explode_requests=explode_requests, explode_max_groups=explode_max_groups,
-                    timeout=timeout)
+                    timeout=timeout, transport=transport, boot_processes=boot_processes)
     console = Console() if sys.stdout.isatty() else Console(width=120)
     err = Console(stderr=True)
     runs = run_benchmark(target_list, order, params, backend=backend, workers=workers, repeat=repeat,

@@ -399,9 +399,12 @@ def compute_run(session: Session, name: str, inventory_file: str, registry_db: s
               help="The servers' records and the scheduler registry (env ALLOTMENT_SERVERS_DB).")
 @click.option("--stuck-after", type=click.FloatRange(min=0), default=300.0, show_default=True,
               help="Seconds in a task state before a server counts as stuck.")
+@click.option("--transport", "transport_url", default="inprocess://", show_default=True,
+              help="The computes' transport (amqp://...), so a healed build or delete reaches its host.")
 @output_options("kind", "subject", "detail", "action")
 @pass_session
-def audit(session: Session, heal: bool, servers_db: str, stuck_after: float, out: Output) -> None:
+def audit(session: Session, heal: bool, servers_db: str, stuck_after: float, transport_url: str,
+          out: Output) -> None:
     """Audit placement against the servers' records; --heal repairs.
 
     Finds orphaned allocations, servers without allocations, leftovers of deleted hosts,
@@ -413,10 +416,15 @@ def audit(session: Session, heal: bool, servers_db: str, stuck_after: float, out
     from allotment.servers.audit import Auditor
     from allotment.servers.conductor import Conductor
     from allotment.servers.store import ServerStore
-    from allotment.servers.transport import open_transport
+    from allotment.servers.transport import TransportError, open_transport
 
     config = load_scheduler_config(None, db_url=servers_db)
-    transport = open_transport("inprocess://")  # casts to computes (destroy) go nowhere: guests are not leaks
+    try:
+        # In-process by default: casts to computes (destroy, a rescheduled build) go nowhere. With
+        # computes in other processes, give their amqp:// URL so what --heal sends reaches them.
+        transport = open_transport(transport_url)
+    except TransportError as exc:
+        raise CommandError(str(exc)) from exc
     try:
         with Registry.open(servers_db) as registry, ServerStore.open(servers_db) as store:
             conductor = Conductor(store, Scheduler(session.client, registry, config), transport)

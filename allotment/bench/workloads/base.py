@@ -45,6 +45,8 @@ class Params:
     explode_requests: int = 3  # requests per `explode` variant (fewer once one fails)
     explode_max_groups: int = 8  # `explode` variants with more VGPU groups than this are left out
     timeout: float = 120.0  # client timeout per request of `claim`, `race`, `nested` and `explode`
+    transport: str = "inprocess://"  # how `boot`'s conductor and computes talk (or amqp://...: RabbitMQ)
+    boot_processes: int = 0  # `boot` over RabbitMQ: worker processes, each a conductor and a share of the computes
 
 
 @dataclass
