@@ -126,6 +126,13 @@ def test_a_wrong_results_file_is_a_503_that_names_it_and_says_why(tmp_path: Path
     assert str(path) in body["description"] and needle in body["description"], body
 
 
+def test_the_committed_comparison_is_served() -> None:
+    committed = Path(__file__).parents[2] / "docs" / "simulator" / "spread-vs-pack.json"
+    resp = _served(committed)
+    assert resp.status_code == 200, resp.text
+    assert [r["label"] for r in resp.json()["runs"]] == ["spread", "pack"]
+
+
 def test_a_results_file_with_a_gap_says_where(tmp_path: Path, simulation_results: Path) -> None:
     document = json.loads(simulation_results.read_text())
     del document["runs"][1]["samples"][3]["util_vcpu"]

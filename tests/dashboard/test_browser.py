@@ -73,7 +73,8 @@ def page(tmp_path_factory: pytest.TempPathFactory, simulation_results: Path) -> 
                 yield chrome
                 shot = os.environ.get("ALLOTMENT_DASHBOARD_SCREENSHOT")
                 if shot:  # the whole page, the simulation panel included
-                    chrome.set_window_size(1280, chrome.execute_script("return document.body.scrollHeight"))
+                    chrome.set_window_size(1280, chrome.execute_script(
+                        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"))
                     chrome.save_screenshot(shot)
             finally:
                 chrome.quit()
