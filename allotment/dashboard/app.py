@@ -6,12 +6,11 @@
     GET /api/heatmap        hosts by resource class: used / capacity
     GET /api/capacity       instances of each configured flavor that still fit, per zone
     GET /api/decisions      the scheduler's recent decisions with their reasons (GET /decisions)
-    GET /api/simulation     the simulator's results file, as written
+    GET /api/simulation     the simulator's results file (allotment.simulation/1), as written
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,14 +21,18 @@ from typing import Any
 
 import falcon
 import httpx
+import jsonschema
 import orjson
 
 from allotment.client import PlacementClient, PlacementError
 from allotment.dashboard.fleet import DEFAULT_FLAVORS, FlavorSize, Snapshot, capacity, snapshot
 from allotment.scheduler.client import SchedulerClient
 from allotment.scheduler.errors import SchedulerError
+from allotment.simulator.results_schema import RESULTS_SCHEMA, validate_results
 
 __all__ = ["DashboardConfig", "create_app"]
+
+FORMAT = RESULTS_SCHEMA["properties"]["format"]["const"]  # the simulator's results format
 
 LOG = logging.getLogger(__name__)
 STATIC = Path(__file__).with_name("static")
@@ -157,22 +160,55 @@ class Decisions:
 
 
 class Simulation:
+    """The simulator's results file (``allotment.simulation/1``), checked against its schema.
+
+    A file that is missing, not JSON or not of that format is a 503 naming the file and what
+    is wrong with it: the page cannot draw it, and it is the server's file, not the caller's.
+    The file is parsed again only when its size or modification time changes.
+    """
+
     def __init__(self, sources: _Sources) -> None:
         self.sources = sources
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple[Path, int, int], Any] | None = None
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         path = self.sources.config.simulation
         if path is None:
             _json(resp, {"runs": [], "note": "no simulation results configured (--simulation FILE)"})
             return
+        _json(resp, self._read(path))
+
+    def _read(self, path: Path) -> Any:
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise _unavailable("simulation results", exc) from None
-        if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
-            raise falcon.HTTPServiceUnavailable(title="simulation results unreadable",
-                                                description=f"{path}: expected an object with a 'runs' list")
-        _json(resp, data)
+            stat = path.stat()
+        except OSError as exc:
+            raise _bad_results(path, "simulation.missing", f"cannot be read: {exc.strerror or exc}") from None
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            if self._cached is not None and self._cached[0] == key:
+                return self._cached[1]
+        try:
+            document = orjson.loads(path.read_bytes())
+        except OSError as exc:
+            raise _bad_results(path, "simulation.missing", f"cannot be read: {exc.strerror or exc}") from None
+        except orjson.JSONDecodeError as exc:
+            raise _bad_results(path, "simulation.not_json", f"is not JSON: {exc}") from None
+        try:
+            validate_results(document)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "the top level"
+            raise _bad_results(path, "simulation.wrong_format",
+                               f"is not a results file of format {FORMAT} (written by `allotment simulate`): "
+                               f"at {where}: {exc.message}") from None
+        with self._lock:
+            self._cached = (key, document)
+        return document
+
+
+def _bad_results(path: Path, code: str, what: str) -> falcon.HTTPError:
+    return falcon.HTTPServiceUnavailable(title="simulation results unreadable", description=f"{path} {what}",
+                                         code=code)
 
 
 def create_app(placement: PlacementClient, scheduler: SchedulerClient | None = None,

@@ -10,9 +10,7 @@ then a request for 64 VCPU is refused.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -23,24 +21,6 @@ from tests.scheduler.fleet import boot_spec, flavor
 
 BOOT = flavor("boot", vcpus=2, memory_mb=2048, root_gb=20)
 HUGE = flavor("huge", vcpus=64, memory_mb=1024, root_gb=1)
-
-SIMULATION = {
-    "name": "spread vs pack, 200 hosts",
-    "runs": [
-        {"name": "spread", "config": {"weigher": "ram spread"},
-         "summary": {"placements": 1500, "refusals": 12, "placements_per_second": 812.5,
-                     "stranded": {"VCPU": 40}},
-         "series": [{"t": 0, "utilisation": {"VCPU": 0.0}}, {"t": 60, "utilisation": {"VCPU": 0.5}},
-                    {"t": 120, "utilisation": {"VCPU": 0.75}}],
-         "refusal_reasons": {"not enough VCPU": 12}},
-        {"name": "pack", "config": {"weigher": "ram pack"},
-         "summary": {"placements": 1512, "refusals": 0, "placements_per_second": 790.0,
-                     "stranded": {"VCPU": 8}},
-         "series": [{"t": 0, "utilisation": {"VCPU": 0.0}}, {"t": 60, "utilisation": {"VCPU": 0.55}},
-                    {"t": 120, "utilisation": {"VCPU": 0.8}}]},
-    ],
-}
-
 
 def add_host(placement: PlacementClient, scheduler: SchedulerClient, name: str, *, disk_gb: int,
              vcpus: int = 0, memory_mb: int = 0, numa: Sequence[Mapping[str, int]] = ()) -> None:
@@ -55,8 +35,8 @@ def add_host(placement: PlacementClient, scheduler: SchedulerClient, name: str, 
     scheduler.register_host(name, root.uuid)
 
 
-def build(placement: PlacementClient, scheduler: SchedulerClient, tmp: Path) -> Path:
-    """The hosts, zones and two decisions, through the two APIs; the simulator's results file."""
+def build(placement: PlacementClient, scheduler: SchedulerClient) -> None:
+    """The hosts, zones and two decisions, through the two APIs."""
     add_host(placement, scheduler, "h1", vcpus=8, memory_mb=8192, disk_gb=100)
     add_host(placement, scheduler, "h2", vcpus=4, memory_mb=4096, disk_gb=100)
     add_host(placement, scheduler, "h3", vcpus=4, memory_mb=4096, disk_gb=100)
@@ -73,6 +53,3 @@ def build(placement: PlacementClient, scheduler: SchedulerClient, tmp: Path) -> 
     assert placed["selections"][0][0]["host"] == "h1", placed
     with pytest.raises(NoValidHost):
         scheduler.select_destinations(boot_spec(HUGE).to_dict())
-    results = tmp / "simulation.json"
-    results.write_text(json.dumps(SIMULATION))
-    return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,19 +13,20 @@ from allotment.dashboard.app import DashboardConfig, create_app
 from allotment.dashboard.fleet import FlavorSize
 from allotment.scheduler.api.app import create_app as create_scheduler_app
 from allotment.scheduler.client import SchedulerClient
-from tests.dashboard import scene
+from allotment.simulator.results_schema import validate_results
+from tests.dashboard import scene, simulated
 from tests.scheduler.fleet import open_fleet
 
 FLAVORS = [FlavorSize("s", 1, 1024, 10), FlavorSize("big", 4, 4096, 0)]
 
 
 @pytest.fixture
-def dash(tmp_path: Path) -> Iterator[httpx.Client]:
+def dash(tmp_path: Path, simulation_results: Path) -> Iterator[httpx.Client]:
     with open_fleet(tmp_path) as fleet:
         api = create_scheduler_app(fleet.registry, scheduler=fleet.scheduler(), placement=fleet.placement)
         scheduler = SchedulerClient(httpx.Client(transport=httpx.WSGITransport(app=api), base_url="http://s"))
-        results = scene.build(fleet.placement, scheduler, tmp_path)
-        app = create_app(fleet.placement, scheduler, DashboardConfig(flavors=FLAVORS, simulation=results,
+        scene.build(fleet.placement, scheduler)
+        app = create_app(fleet.placement, scheduler, DashboardConfig(flavors=FLAVORS, simulation=simulation_results,
                                                                      cache_seconds=0))
         with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://dash") as client:
             yield client
@@ -78,8 +80,70 @@ def test_decisions_come_from_the_scheduler_with_reasons(dash: httpx.Client) -> N
     assert decisions[0]["reason"]
 
 
-def test_simulation_results_are_served_as_written(dash: httpx.Client) -> None:
-    assert dash.get("/api/simulation").json() == scene.SIMULATION
+def test_simulation_results_are_the_simulators_file_as_written(dash: httpx.Client, simulation_results: Path) -> None:
+    served = dash.get("/api/simulation").json()
+    written = json.loads(simulation_results.read_text())
+    assert served == written
+    validate_results(served)
+    assert served["format"] == "allotment.simulation/1"
+    assert [r["label"] for r in served["runs"]] == list(simulated.LABELS)
+    for run in served["runs"]:
+        assert run["summary"]["hosts"] == simulated.HOSTS and run["summary"]["arrivals"] == simulated.ARRIVALS
+        assert run["summary"]["placed"] + run["summary"]["refused"] == simulated.ARRIVALS
+        assert run["usage_mismatches"] == []
+    # The tiny fleet fills up: the page has refusals by reason and stranded capacity to show.
+    assert any(r["refusals"] for r in served["runs"])
+    assert any(s["stranded_vcpu_pct"] > 0 or s["stranded_memory_pct"] > 0
+               for r in served["runs"] for s in r["samples"])
+
+
+def _served(path: Path) -> httpx.Response:
+    """GET /api/simulation of a dashboard on ``path``; the route never reads placement (a client to nowhere)."""
+    from allotment.client import connect
+
+    with connect("http://127.0.0.1:9", retries=0) as placement:
+        app = create_app(placement, None, DashboardConfig(simulation=path))
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://dash") as client:
+            return client.get("/api/simulation")
+
+
+@pytest.mark.parametrize(("content", "code", "needle"), [
+    (None, "simulation.missing", "cannot be read"),
+    ("{not json", "simulation.not_json", "is not JSON"),
+    # The shape the dashboard used to expect, before it read the simulator's format:
+    ('{"name": "x", "runs": [{"name": "spread", "summary": {}, "series": []}]}', "simulation.wrong_format",
+     "is not a results file of format allotment.simulation/1 (written by `allotment simulate`): at the top level:"),
+])
+def test_a_wrong_results_file_is_a_503_that_names_it_and_says_why(tmp_path: Path, content: str | None, code: str,
+                                                                  needle: str) -> None:
+    path = tmp_path / "results.json"
+    if content is not None:
+        path.write_text(content)
+    resp = _served(path)
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["title"] == "simulation results unreadable" and body["code"] == code
+    assert str(path) in body["description"] and needle in body["description"], body
+
+
+def test_the_committed_comparison_is_served() -> None:
+    committed = Path(__file__).parents[2] / "docs" / "simulator" / "spread-vs-pack.json"
+    resp = _served(committed)
+    assert resp.status_code == 200, resp.text
+    assert [r["label"] for r in resp.json()["runs"]] == ["spread", "pack"]
+
+
+def test_a_results_file_with_a_gap_says_where(tmp_path: Path, simulation_results: Path) -> None:
+    document = json.loads(simulation_results.read_text())
+    del document["runs"][1]["samples"][3]["util_vcpu"]
+    path = tmp_path / "gap.json"
+    path.write_text(json.dumps(document))
+    resp = _served(path)
+    assert resp.status_code == 503
+    assert "at runs/1/samples/3: 'util_vcpu' is a required property" in resp.json()["description"]
+    # Rewritten correctly, the same path is served again (the file is re-read when it changes).
+    path.write_text(simulation_results.read_text() + " ")
+    assert _served(path).json()["runs"][1]["label"] == "pack"
 
 
 def test_the_page_and_its_files_are_served(dash: httpx.Client) -> None:

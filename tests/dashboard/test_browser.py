@@ -2,12 +2,15 @@
 
 The page loads, draws every section, and shows the numbers the fleet has: hosts, usage,
 capacity per flavor and zone, the decisions with their reasons, the simulation runs.
-Set ALLOTMENT_DASHBOARD_SCREENSHOT=path.png to keep a screenshot (docs/dashboard.png is one).
+The simulation panel reads a results file the fleet simulator wrote in this session
+(``tests/dashboard/simulated.py``). Set ALLOTMENT_DASHBOARD_SCREENSHOT=path.png to keep a
+screenshot of the whole page (docs/dashboard.png is one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -22,7 +25,8 @@ import pytest
 from allotment.bench.servers import allotment_server, free_port, scheduler_server
 from allotment.client import connect
 from allotment.scheduler.client import connect as connect_scheduler
-from tests.dashboard import scene
+from allotment.simulator.plots import PANELS
+from tests.dashboard import scene, simulated
 from tests.dashboard.browser import chromium_or_skip, start
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
@@ -52,15 +56,15 @@ def dashboard_server(work: Path, *args: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def page(tmp_path_factory: pytest.TempPathFactory, simulation_results: Path) -> Iterator[Any]:
     browser, driver = chromium_or_skip()
     work = tmp_path_factory.mktemp("dash")
     db = f"sqlite:///{work / 'cloud.sqlite'}"
     with allotment_server(db) as placement_srv, scheduler_server(db) as scheduler_srv, \
             connect(placement_srv.url) as placement, connect_scheduler(scheduler_srv.url) as scheduler:
-        results = scene.build(placement, scheduler, work)
+        scene.build(placement, scheduler)
         with dashboard_server(work, "--placement-url", placement_srv.url, "--scheduler-url", scheduler_srv.url,
-                              "--simulation", str(results), "--flavor", "s:1:1024:10",
+                              "--simulation", str(simulation_results), "--flavor", "s:1:1024:10",
                               "--flavor", "big:4:4096") as url:
             chrome = start(browser, driver)
             try:
@@ -68,7 +72,9 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
                 _wait(chrome, lambda: chrome.find_element("id", "updated").get_attribute("data-loaded") == "1")
                 yield chrome
                 shot = os.environ.get("ALLOTMENT_DASHBOARD_SCREENSHOT")
-                if shot:
+                if shot:  # the whole page, the simulation panel included
+                    chrome.set_window_size(1280, chrome.execute_script(
+                        "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight"))
                     chrome.save_screenshot(shot)
             finally:
                 chrome.quit()
@@ -127,13 +133,73 @@ def test_decisions_with_their_reasons(page: Any) -> None:
     assert "h1" in placed.text and "boot" in placed.text
 
 
-def test_simulation_runs_side_by_side_with_a_chart(page: Any) -> None:
-    assert texts(page, "#simulation thead th")[1:3] == ["spread", "pack"]
-    assert texts(page, "#simulation tr[data-metric=placements] td") == ["placements", "1,500", "1,512"]
-    assert texts(page, "#simulation tr[data-metric='stranded.VCPU'] td") == ["stranded.VCPU", "40", "8"]
+def _number(text: str) -> float:
+    return float(text.rstrip("%").replace(",", ""))
+
+
+def test_simulation_summary_shows_the_files_numbers_side_by_side(page: Any, simulation_results: Path) -> None:
+    runs = json.loads(simulation_results.read_text())["runs"]
+    assert texts(page, "#simulation [data-testid=simulation-summary] thead th") == ["", "spread", "pack"]
+    about = css(page, "[data-testid=simulation-about]").text
+    assert f"{simulated.HOSTS} hosts of 16 VCPU, 65,536 MB" in about and f"{simulated.ARRIVALS} arrivals" in about
+    assert "failure of 3 hosts at 120 s for 60 s" in about
+    metrics = [r.get_attribute("data-metric") for r in page.find_elements("css selector", "[data-testid=simulation-summary] tbody tr")]
+    assert {"placed", "refused", "mean_util_vcpu", "final_stranded_vcpu_pct", "mean_stranded_memory_pct",
+            "placements_per_s"} <= set(metrics)
+    for key in metrics[1:]:  # after the configuration row
+        for run in runs:
+            cell = css(page, f"#simulation tr[data-metric={key}] td[data-run={run['label']}]")
+            value = run["summary"][key]
+            if value is None:
+                assert cell.text == "–"
+                continue
+            assert float(cell.get_attribute("data-value")) == value, key
+            shown = _number(cell.text)
+            if key.startswith(("mean_util", "peak_util", "final_util")):  # fractions, shown as percentages
+                assert abs(shown - value * 100) <= 0.05 + 1e-9, (key, cell.text, value)
+            elif isinstance(value, int):
+                assert shown == value, (key, cell.text, value)
+            else:
+                assert abs(shown - value) <= 0.05 + 1e-9, (key, cell.text, value)
+    assert "ram -1" in css(page, "#simulation tr[data-metric=config] td[data-run=pack]").text
+    assert css(page, "[data-testid=simulation-verify]").text.endswith("equal on every host")
+
+
+def test_simulation_refusals_by_reason(page: Any, simulation_results: Path) -> None:
+    runs = json.loads(simulation_results.read_text())["runs"]
+    reasons = {k for r in runs for k in r["refusals"]}
+    assert reasons, "the tiny simulation is sized to refuse"
+    rows = page.find_elements("css selector", "[data-testid=simulation-refusals] tbody tr")
+    assert {r.get_attribute("data-reason") for r in rows} == reasons
+    for row in rows:
+        reason = row.get_attribute("data-reason")
+        assert row.find_element("css selector", "td.reason").text == reason
+        for run in runs:
+            cell = row.find_element("css selector", f"td[data-run={run['label']}]")
+            assert int(cell.text) == run["refusals"].get(reason, 0)
+
+
+def test_simulation_charts_are_the_plots_panels_over_time(page: Any, simulation_results: Path) -> None:
+    document = json.loads(simulation_results.read_text())
+    runs = document["runs"]
     charts = page.find_elements("css selector", "#simulation svg.chart")
-    assert [c.get_attribute("data-field") for c in charts] == ["utilisation.VCPU"]
-    assert len(charts[0].find_elements("css selector", "polyline")) == 2
+    assert [c.get_attribute("data-field") for c in charts] == [key for key, _, _ in PANELS]
+    for chart, (key, title, scale) in zip(charts, PANELS, strict=True):
+        assert title in chart.text
+        lines = chart.find_elements("css selector", "polyline")
+        assert [line.get_attribute("data-run") for line in lines] == ["spread", "pack"]
+        for line, run in zip(lines, runs, strict=True):
+            assert len(line.get_attribute("points").split()) == len(run["samples"])
+        peak = max(s[key] * scale for r in runs for s in r["samples"])
+        assert _number(chart.find_element("css selector", "text.ymax").text) == pytest.approx(peak, abs=0.01)
+        assert [e.get_attribute("data-event") for e in chart.find_elements("css selector", "[data-event]")] == [
+            "failure", "maintenance"]
+    # The cumulative refusals: the run with the most at the last sample ends at the top of the chart.
+    refused = charts[[key for key, _, _ in PANELS].index("refused")]
+    ends = [float(line.get_attribute("points").split()[-1].split(",")[1])
+            for line in refused.find_elements("css selector", "polyline")]
+    top = max(r["samples"][-1]["refused"] for r in runs)
+    assert [e == min(ends) for e in ends] == [r["samples"][-1]["refused"] == top for r in runs]
 
 
 def test_provider_trees_nest_numa_nodes(page: Any) -> None:
