@@ -304,7 +304,8 @@ def servers() -> None:
 @click.option("--fake-computes", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run this many fake compute agents (compute1..N) in this process too.")
 @click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False), default=None,
-              help="Inventory file (YAML/JSON) of the fake computes (default 16 VCPU, 32 GiB, 500 GB).")
+              help="Inventory file (YAML/JSON) of the fake computes (default 16 VCPU, 32 GiB, 500 GB); "
+                   "a topology: section gives each the same NUMA cells and PCI devices.")
 @click.option("--spawn-time", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds each fake spawn takes.")
 @click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,

@@ -13,6 +13,7 @@ from allotment.scheduler.config import load_scheduler_config
 from allotment.scheduler.errors import Conflict
 from allotment.scheduler.topology.placement import pci_provider_uuid
 from allotment.scheduler.topology.usage import CellFit, Fit
+from allotment.servers.cloud import Cloud
 from allotment.servers.compute import FakeDriver, HostInventory
 from allotment.servers.compute.driver import BuildFailed
 from allotment.servers.compute.inventory import InventoryError
@@ -204,3 +205,19 @@ def test_a_refused_fit_moves_on_and_the_audit_heals_the_orphan_pin(db_url: str) 
         h.cloud.audit(heal=True)
         assert pins(h) == {"cn1": {}, "cn2": {}, "cn3": {}}
         h.check_usages()
+
+
+def test_fake_computes_of_one_process_share_the_inventory_topology(db_url: str) -> None:
+    """What ``allotment servers serve --fake-computes 2 --inventory FILE`` starts."""
+    config = dataclasses.replace(load_scheduler_config(None, db_url=db_url), enabled_filters=FILTERS)
+    with Cloud.open(db_url, computes=2, inventory=inventory(), config=config) as cloud:
+        h = Harness(cloud)
+        try:
+            assert {n: cloud.registry.get_topology(n)[0].total_pcpus for n in cloud.computes} == \
+                {"compute1": 8, "compute2": 8}
+            uuid = h.create("pinned", PINNED)["server"]["id"]
+            h.wait_for(uuid, "ACTIVE")
+            check_pins(h)
+            h.check_usages()
+        finally:
+            h.http.close()
