@@ -350,7 +350,10 @@ class Auditor:
                 continue
             for consumer, fit in sorted(claims.items()):
                 s = servers.get(consumer)
-                if s is not None and not s.deleted and (s.host is not None or s.task_state == states.SCHEDULING):
+                if _holds_pins(s):
+                    continue
+                s = self.store.get(consumer)  # created and scheduled since the servers were listed?
+                if _holds_pins(s):
                     continue
                 what = f"server {consumer} ({s.status}, no host)" if s is not None and not s.deleted else \
                     f"server {consumer} (deleted)" if s is not None else f"consumer {consumer}, no server"
@@ -359,6 +362,11 @@ class Auditor:
                 if heal:
                     self.registry.release_topology(consumer)
                     finding.action = "topology claims released"
+
+
+def _holds_pins(s: Server | None) -> bool:
+    """A live server on a host, or one being scheduled (the scheduler pins before the host is recorded)."""
+    return s is not None and not s.deleted and (s.host is not None or s.task_state == states.SCHEDULING)
 
 
 def _fmt_fit(fit: dict[str, Any]) -> str:

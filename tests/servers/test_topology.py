@@ -221,3 +221,25 @@ def test_fake_computes_of_one_process_share_the_inventory_topology(db_url: str) 
             h.check_usages()
         finally:
             h.http.close()
+
+
+def test_moves_of_a_dedicated_server_keep_its_pins_where_it_is(db_url: str) -> None:
+    with harness(db_url, {"cn1": inventory(), "cn2": inventory()}) as h:
+        uuid = h.create("pinned", PINNED)["server"]["id"]
+        source = h.wait_for(uuid, "ACTIVE")["host"]
+        h.action(uuid, {"migrate": None})
+        target = h.wait_for(uuid, "VERIFY_RESIZE")["host"]
+        assert target != source
+        held = pins(h)
+        assert uuid in held[source] and uuid in held[target]  # the source is kept for a revert
+        h.check_usages()
+        h.action(uuid, {"confirmResize": None})
+        h.wait_for(uuid, "ACTIVE")
+        check_pins(h)
+        h.check_usages()
+
+        h.cloud.registry.set_host_status(target, forced_down=True)
+        h.action(uuid, {"evacuate": None})
+        assert h.wait_for(uuid, "ACTIVE")["host"] == source
+        check_pins(h)  # the dead host's pins went with the rebuild
+        h.check_usages()
