@@ -13,7 +13,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
@@ -282,12 +282,13 @@ def server_actions(ctx: click.Context, uuid: str, out: Output) -> None:
 # ---- services -------------------------------------------------------------------------------------
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal(tick: Callable[[], None] | None = None, every: float = 1.0) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1):
-        pass
+    while not stop.wait(every):
+        if tick is not None:
+            tick()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -303,7 +304,8 @@ def servers() -> None:
 @click.option("--fake-computes", type=click.IntRange(min=0), default=0, show_default=True,
               help="Run this many fake compute agents (compute1..N) in this process too.")
 @click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False), default=None,
-              help="Inventory file (YAML/JSON) of the fake computes (default 16 VCPU, 32 GiB, 500 GB).")
+              help="Inventory file (YAML/JSON) of the fake computes (default 16 VCPU, 32 GiB, 500 GB); "
+                   "a topology: section gives each the same NUMA cells and PCI devices.")
 @click.option("--spawn-time", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds each fake spawn takes.")
 @click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
@@ -351,7 +353,8 @@ def compute() -> None:
 @compute.command("run")
 @click.argument("name")
 @click.option("--inventory", "inventory_file", type=click.Path(dir_okay=False), required=True,
-              help="The host's inventory (YAML/JSON): VCPU, MEMORY_MB, DISK_GB, optional children.")
+              help="The host's inventory (YAML/JSON): VCPU, MEMORY_MB, DISK_GB, optional children and topology; "
+                   "re-read and reported again when it changes.")
 @click.option("--registry-db", envvar="ALLOTMENT_SCHEDULER_DB", default=DEFAULT_DB, show_default=True,
               metavar="URL", help="The scheduler registry's database (env ALLOTMENT_SCHEDULER_DB).")
 @click.option("--transport", "transport_url", default="inprocess://", show_default=True,
@@ -361,19 +364,26 @@ def compute() -> None:
 @click.option("--failure-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--heartbeat", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds between heartbeats.")
+@click.option("--watch-interval", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
+              help="Seconds between checks of the inventory file for changes.")
 @pass_session
 def compute_run(session: Session, name: str, inventory_file: str, registry_db: str, transport_url: str,
-                cell: str | None, spawn_time: float, failure_rate: float, heartbeat: float) -> None:
+                cell: str | None, spawn_time: float, failure_rate: float, heartbeat: float,
+                watch_interval: float) -> None:
     """Run compute agent NAME with the fake driver: report its tree to placement, register, take builds."""
+    from allotment.client import PlacementError
+    from allotment.client.provider_tree import ReshapeNeeded
+    from allotment.scheduler.errors import SchedulerError
     from allotment.scheduler.registry import Registry
     from allotment.servers.compute import ComputeAgent, FakeDriver
-    from allotment.servers.compute.inventory import InventoryError, load_inventory
+    from allotment.servers.compute.inventory import InventoryError, InventoryFile
     from allotment.servers.transport import TransportError, open_transport
 
     try:
-        inventory = load_inventory(inventory_file)
+        watched = InventoryFile(inventory_file)
     except InventoryError as exc:
         raise click.BadParameter(str(exc), param_hint="'--inventory'") from None
+    inventory = watched.inventory
     try:
         transport = open_transport(transport_url)
     except TransportError as exc:
@@ -383,10 +393,24 @@ def compute_run(session: Session, name: str, inventory_file: str, registry_db: s
             agent = ComputeAgent(name, inventory, placement=session.client, registry=registry, transport=transport,
                                  driver=FakeDriver(spawn_time=spawn_time, failure_rate=failure_rate), cell=cell,
                                  heartbeat_interval=heartbeat)
-            agent.start()
-            click.echo(f"compute {name} running (provider {agent.provider_uuid})", err=True)
             try:
-                _wait_for_signal()
+                agent.start()
+            except SchedulerError as exc:  # the topology refused by the registry
+                raise CommandError(f"compute {name}: {exc.detail}") from exc
+            click.echo(f"compute {name} running (provider {agent.provider_uuid})", err=True)
+
+            def reload() -> None:
+                try:
+                    changed = watched.changed()
+                    if changed is not None:
+                        agent.update_inventory(changed)
+                        click.echo(f"compute {name}: {inventory_file} changed, reported again", err=True)
+                except (InventoryError, SchedulerError, PlacementError, ReshapeNeeded) as exc:
+                    # The agent goes on with what it reported last; the operator fixes the file.
+                    click.echo(f"compute {name}: {inventory_file} not reported: {exc}", err=True)
+
+            try:
+                _wait_for_signal(reload, watch_interval)
             finally:
                 agent.stop()
     finally:

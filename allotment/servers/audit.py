@@ -16,7 +16,9 @@ Findings (``Finding.kind``):
   message leaves it (heal: a lost build is rescheduled onto the next alternate or goes to
   ERROR, a lost schedule is run again, a lost delete, confirm or revert is done);
 - ``over_capacity``: a provider using more than its capacity (heal: the host is disabled in
-  the registry so nothing more lands there; the servers stay).
+  the registry so nothing more lands there; the servers stay);
+- ``orphan_pin``: a topology claim (pinned CPUs, huge pages, PCI devices in the scheduler
+  registry) whose instance is no live server (heal: the claim is released).
 
 ``expected_usage`` is the invariant the tests check: per root provider, what the live
 servers' flavors and the open migrations' old flavors add up to.
@@ -46,7 +48,7 @@ __all__ = ["KINDS", "AuditReport", "Auditor", "Finding", "expected_usage"]
 LOG = logging.getLogger(__name__)
 
 KINDS = ("orphan_allocation", "server_without_allocations", "deleted_host_allocation", "half_done_migration",
-         "stuck_server", "over_capacity")
+         "stuck_server", "over_capacity", "orphan_pin")
 
 # Tasks in which a server holds no allocations yet (or any more).
 _HOLDS_NOTHING = frozenset({states.SCHEDULING, states.DELETING})
@@ -165,6 +167,7 @@ class Auditor:
         self._deleted_hosts(report, fleet, servers, heal)
         self._without_allocations(report, fleet, servers, hosts, heal)
         self._over_capacity(report, fleet, heal)
+        self._orphan_pins(report, list(hosts), servers, heal)
         for f in report.findings:
             LOG.info("audit: %s %s: %s%s", f.kind, f.subject, f.detail, f" -> {f.action}" if f.action else "")
         return report
@@ -336,6 +339,41 @@ class Auditor:
                     finding.action = f"host {host} disabled"
                 except (SchedulerError, NotFound) as exc:
                     finding.action = f"could not disable {host}: {exc}"
+
+
+    def _orphan_pins(self, report: AuditReport, hosts: list[str], servers: dict[str, Server], heal: bool) -> None:
+        """Topology claims of consumers that are no live server (one being scheduled counts as live)."""
+        for host in sorted(hosts):
+            try:
+                _, claims = self.registry.get_topology(host)
+            except SchedulerError:  # no topology on this host
+                continue
+            for consumer, fit in sorted(claims.items()):
+                s = servers.get(consumer)
+                if _holds_pins(s):
+                    continue
+                s = self.store.get(consumer)  # created and scheduled since the servers were listed?
+                if _holds_pins(s):
+                    continue
+                what = f"server {consumer} ({s.status}, no host)" if s is not None and not s.deleted else \
+                    f"server {consumer} (deleted)" if s is not None else f"consumer {consumer}, no server"
+                finding = Finding("orphan_pin", consumer, f"{what} holds {_fmt_fit(fit)} on {host}")
+                report.findings.append(finding)
+                if heal:
+                    self.registry.release_topology(consumer)
+                    finding.action = "topology claims released"
+
+
+def _holds_pins(s: Server | None) -> bool:
+    """A live server on a host, or one being scheduled (the scheduler pins before the host is recorded)."""
+    return s is not None and not s.deleted and (s.host is not None or s.task_state == states.SCHEDULING)
+
+
+def _fmt_fit(fit: dict[str, Any]) -> str:
+    cpus = sorted(c for cell in fit.get("cells", []) for c in cell.get("taken", []))
+    devices = list(fit.get("devices", []))
+    parts = [f"CPU(s) {cpus}" if cpus else "", f"device(s) {devices}" if devices else ""]
+    return ", ".join(p for p in parts if p) or "a NUMA fit"
 
 
 def _fmt(held: dict[str, dict[str, int]]) -> str:

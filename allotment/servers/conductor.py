@@ -6,8 +6,10 @@
 Creates: one ``select_destinations`` for all the instances of a create; each build goes to
 its host's topic with its alternates, which are also stored with the server. A failed build
 (the compute casts ``build_failed``) frees the server's allocations and claims the next
-alternate's stored allocation request (a 409 moves on) until ``max_attempts`` builds were
-tried; then the server goes to ERROR with a fault naming every host tried and why.
+alternate's stored allocation request (a 409 moves on) and records its NUMA/PCI fit there
+(``Scheduler.pin_alternate``; a refused fit moves on too) until ``max_attempts`` builds were
+tried; then the server goes to ERROR with a fault naming every host tried and why. The pins
+of the failed host are released first; a deleted server and a failed build release theirs.
 ``min_count`` is all or nothing; between ``min_count`` and ``max_count`` it creates what fits
 and deletes the rest.
 
@@ -35,6 +37,7 @@ from allotment.scheduler.errors import GroupPolicyViolation, MigrationNotFound, 
 from allotment.scheduler.errors import NotFound as RegistryNotFound
 from allotment.scheduler.selection import ScheduleResult, Selection
 from allotment.scheduler.service import Scheduler
+from allotment.scheduler.spec import RequestSpec
 from allotment.servers import states
 from allotment.servers.messages import CONDUCTOR_TOPIC, cast, compute_topic
 from allotment.servers.specs import CELL0, DEFAULT_CELL, request_spec
@@ -190,9 +193,9 @@ class Conductor:
         """Drop the server's allocations and its registry record (with its group membership)."""
         delete_claim(self.placement, uuid)
         try:
-            self.registry.remove_instance(uuid)
+            self.registry.remove_instance(uuid)  # its topology pins go with it
         except RegistryNotFound:
-            pass
+            self.registry.release_topology(uuid)  # pinned by the scheduler but never recorded as an instance
 
     def build_done(self, uuid: str, host: str) -> None:
         from allotment.servers.store.store import now
@@ -216,6 +219,8 @@ class Conductor:
         alternates = list(request.alternates if request else [])
         attempt = request.attempts if request else self.max_attempts
         delete_claim(self.placement, s.uuid)
+        self.registry.release_topology(s.uuid)  # the failed host's pinned CPUs and devices
+        spec = request_spec(request.request_spec, [s.uuid]) if request is not None else None
         while alternates and attempt < self.max_attempts:
             alt = alternates.pop(0)
             attempt += 1
@@ -224,10 +229,16 @@ class Conductor:
             except (Conflict, BadRequest, NotFound) as exc:
                 tried.append({"host": alt["host"], "reason": f"claim refused: {exc.detail}"})
                 continue
+            refused = self._pin_alternate(spec, s.uuid, alt)
+            if refused is not None:
+                delete_claim(self.placement, s.uuid)
+                tried.append({"host": alt["host"], "reason": refused})
+                continue
             try:
                 self.registry.move_instance(s.uuid, alt["host"])
             except (GroupPolicyViolation, RegistryNotFound) as exc:
                 delete_claim(self.placement, s.uuid)
+                self.registry.release_topology(s.uuid)
                 tried.append({"host": alt["host"], "reason": f"refused by the registry: {exc.detail}"})
                 continue
             if self._send_build(s.uuid, alt, alternates, attempt=attempt, expect_task=states.SPAWNING,
@@ -243,6 +254,16 @@ class Conductor:
                           task_state=None, host=None, node=None,
                           fault=(500, message, f"tried {len(tried)} host(s): {history}"),
                           action=("create", False, f"{message} Tried: {history}"))
+
+    def _pin_alternate(self, spec: RequestSpec | None, uuid: str, alt: Mapping[str, Any]) -> str | None:
+        """Record the instance's NUMA/PCI fit on the claimed alternate; why not, or None when done (or not asked)."""
+        if spec is None:
+            return None
+        try:
+            self.scheduler.pin_alternate(spec, uuid, Selection(**alt))
+        except (SchedulerError, NotFound) as exc:  # TopologyClaimFailed mostly: taken since the alternates were made
+            return f"topology refused: {exc.detail}"
+        return None
 
     # ---- deletes ------------------------------------------------------------------------------
 

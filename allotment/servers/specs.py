@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from allotment.scheduler.placement_query import request_groups
 from allotment.scheduler.spec import Flavor, Image, RequestSpec
 
 __all__ = ["DEFAULT_CELL", "flavor_of", "flavor_resources", "image_of", "request_spec"]
@@ -29,7 +30,16 @@ def image_of(data: Mapping[str, Any]) -> Image:
 
 
 def flavor_resources(flavor: Mapping[str, Any]) -> dict[str, int]:
-    """What a server of ``flavor`` holds on its host's root provider (the scheduler's unsuffixed group, no extra specs)."""
+    """What a server of ``flavor`` holds on its host's root provider: the scheduler's unsuffixed group.
+
+    With extra specs that is what the scheduler asks for (``PCPU`` for ``hw:cpu_policy``
+    dedicated or mixed, ``resources:CLASS`` overrides); suffixed groups (PCI devices) are not
+    counted. Image properties are not looked at.
+    """
+    if flavor.get("extra_specs"):
+        spec = RequestSpec.from_flavor(flavor_of(flavor), project_id="audit", user_id="audit")
+        groups, _ = request_groups(spec)
+        return dict(groups[0].resources) if groups and groups[0].suffix == "" else {}
     out = {"VCPU": int(flavor["vcpus"]), "MEMORY_MB": int(flavor["memory_mb"]),
            "DISK_GB": int(flavor.get("root_gb", 0)) + int(flavor.get("ephemeral_gb", 0))
            + math.ceil(int(flavor.get("swap", 0)) / 1024)}

@@ -8,9 +8,17 @@
       - name: gpu0
         resources: {VGPU: 4}
         traits: [CUSTOM_GPU_A100]
+    topology:                             # optional: NUMA cells and PCI devices, the document of
+      cells: [...]                        # allotment/scheduler/topology/host.py
+      pci_devices: [...]
 
 Provider uuids are derived from the host and child names (uuid5), so a restarted agent
 reports the same tree instead of creating a new one.
+
+With a ``topology``, the topology gives the totals of ``VCPU`` (shared CPUs), ``PCPU``
+(dedicated CPUs) and ``MEMORY_MB``: those entries may be left out, and when given only
+their ``reserved`` and ``allocation_ratio`` count. The agent reports the topology (PCI
+devices as child providers) as ``allotment host topology set`` does.
 """
 
 from __future__ import annotations
@@ -23,12 +31,16 @@ from typing import Any
 
 from allotment.client import Inventory
 from allotment.client.provider_tree import ProviderTree
+from allotment.scheduler.errors import InvalidInput
+from allotment.scheduler.topology.host import HostTopology
 
-__all__ = ["HostInventory", "InventoryError", "load_inventory", "provider_uuid"]
+__all__ = ["HostInventory", "InventoryError", "InventoryFile", "load_inventory", "provider_uuid"]
 
 _NAMESPACE = uuidlib.UUID("0b4c3f4a-6e1d-4b58-9d3f-5a7e2c9b1d20")
 _INVENTORY_FIELDS = {f.name for f in dataclasses.fields(Inventory)}
 _REQUIRED = ("VCPU", "MEMORY_MB", "DISK_GB")
+# Classes a topology owns: their totals come from the cells.
+TOPOLOGY_CLASSES = ("VCPU", "PCPU", "MEMORY_MB")
 
 
 class InventoryError(ValueError):
@@ -51,6 +63,7 @@ class HostInventory:
     resources: dict[str, Inventory]
     traits: tuple[str, ...] = ()
     children: tuple[Device, ...] = ()
+    topology: HostTopology | None = None
 
     @classmethod
     def simple(cls, vcpus: int = 16, memory_mb: int = 32768, disk_gb: int = 500) -> HostInventory:
@@ -64,8 +77,10 @@ class HostInventory:
         data = dict(data)
         traits = _names(data.pop("traits", []), "traits")
         children = data.pop("children", [])
+        topology = _topology(data.pop("topology")) if "topology" in data else None
         resources = {rc: _inventory(rc, v) for rc, v in data.items()}
-        missing = [rc for rc in _REQUIRED if rc not in resources]
+        required = _REQUIRED if topology is None else tuple(rc for rc in _REQUIRED if rc not in TOPOLOGY_CLASSES)
+        missing = [rc for rc in required if rc not in resources]
         if missing:
             raise InventoryError(f"the inventory lacks {', '.join(missing)}")
         if not isinstance(children, list):
@@ -81,13 +96,26 @@ class HostInventory:
                                   _names(child.get("traits", []), f"children[{i}].traits")))
         if len({d.name for d in devices}) != len(devices):
             raise InventoryError("children: names must be unique")
-        return cls(resources, traits, tuple(devices))
+        return cls(resources, traits, tuple(devices), topology)
+
+    def root_resources(self) -> dict[str, Inventory]:
+        """The root provider's inventory: the file's, with the topology's totals of VCPU, PCPU and MEMORY_MB."""
+        if self.topology is None:
+            return dict(self.resources)
+        out = {rc: inv for rc, inv in self.resources.items() if rc not in TOPOLOGY_CLASSES}
+        for rc, total in zip(TOPOLOGY_CLASSES, (self.topology.total_cpus, self.topology.total_pcpus,
+                                                self.topology.total_memory_mb)):
+            given = self.resources.get(rc)
+            if total:  # the same fields the topology sync writes, so a restart changes nothing
+                out[rc] = Inventory(total=total, reserved=min(given.reserved, total) if given else 0,
+                                    allocation_ratio=given.allocation_ratio if given else 1.0)
+        return out
 
     def provider_tree(self, host: str) -> ProviderTree:
         tree = ProviderTree()
         root = provider_uuid(host)
         tree.new_root(host, root)
-        tree.update_inventory(root, self.resources)
+        tree.update_inventory(root, self.root_resources())
         tree.update_traits(root, set(self.traits))
         for device in self.children:
             child = provider_uuid(host, device.name)
@@ -95,6 +123,13 @@ class HostInventory:
             tree.update_inventory(child, device.resources)
             tree.update_traits(child, set(device.traits))
         return tree
+
+
+def _topology(value: Any) -> HostTopology:
+    try:
+        return HostTopology.from_dict(value)
+    except InvalidInput as exc:
+        raise InventoryError(f"topology: {exc.detail}") from None
 
 
 def _names(value: Any, where: str) -> tuple[str, ...]:
@@ -131,3 +166,28 @@ def load_inventory(path: str | Path) -> HostInventory:
     except yaml.YAMLError as exc:
         raise InventoryError(f"{path} is not YAML or JSON: {exc}") from None
     return HostInventory.from_dict(data)
+
+
+class InventoryFile:
+    """An inventory file watched for changes: ``changed()`` is the new inventory once its mtime or size moved."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._seen = self._stamp()
+        self.inventory = load_inventory(self.path)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def changed(self) -> HostInventory | None:
+        """The file's inventory if it changed since last read (InventoryError if it is now malformed)."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return None
+        self._seen = stamp
+        self.inventory = load_inventory(self.path)
+        return self.inventory
