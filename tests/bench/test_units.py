@@ -247,7 +247,8 @@ def test_document_shape_and_round_trip(tmp_path) -> None:
     assert doc["params"] == {"providers": 100, "concurrency": 10, "seed": 1, "requests": 20, "conc_requests": 500,
                              "claims": 200, "race_writers": 10, "race_claims": 50, "trees": 100,
                              "explode_requests": 3, "explode_max_groups": 8, "timeout": 120.0,
-                             "backend": "sqlite", "workers": 2, "repeat": 3}
+                             "backend": "sqlite", "workers": 2, "repeat": 3,
+                             "transport": "inprocess://", "boot_processes": 0}
     assert {"cores", "python", "platform", "cpu_model", "memory_mb"} <= set(doc["machine"])
     assert doc["versions"]["upstream"] == "openstack-placement==16.0.0"
     assert doc["figures"]["load"]["wall_s"] == {"key": "wall_s", "unit": "s", "better": "lower", "agg": "median",
