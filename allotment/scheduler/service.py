@@ -54,17 +54,23 @@ class Scheduler:
 
     # ---- boots ------------------------------------------------------------------------------
 
-    def select_destinations(self, spec: RequestSpec, *, return_alternates: bool = True) -> ScheduleResult:
+    def select_destinations(self, spec: RequestSpec, *, return_alternates: bool = True,
+                            dry_run: bool = False) -> ScheduleResult:
         """Claim a host for every instance of ``spec``; per instance the claimed host, then alternates.
 
+        ``dry_run``: decide the same way but claim nothing and write nothing to the registry;
+        the result carries the decision (filters' counts, weights per weigher).
         Raises InvalidRequestSpec or FilterError (bad request), NoValidHost (nothing claimed
-        is left behind), ConsumerInUse (an instance uuid already holds allocations).
+        is left behind; ``explanation`` says what ruled the hosts out), ConsumerInUse (an
+        instance uuid already holds allocations).
         """
         _check_spec(spec)
         state = self._state(spec, return_alternates=return_alternates, move=None)
+        state.dry_run = dry_run
         result = run_cycle(self._context(), state)
-        LOG.info("select_destinations %s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
-                 state.reservation, len(state.instance_uuids), ",".join(state.instance_uuids), len(state.hosts),
+        LOG.info("select_destinations %s%s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
+                 state.reservation, " (dry run)" if dry_run else "", len(state.instance_uuids),
+                 ",".join(state.instance_uuids), len(state.hosts),
                  ",".join(p.host.host for p in state.placed), state.timings["total"] * 1000)
         return result
 

@@ -1,6 +1,7 @@
 """The scheduler's decisions over HTTP: POST /select_destinations and the /migrations routes.
 
-    POST /select_destinations         {"request_spec": {...}, "return_alternates": true}  -> 200 the result
+    POST /select_destinations         {"request_spec": {...}, "return_alternates": true,
+                                       "dry_run": false}                                  -> 200 the result
     POST /migrations                  {"request_spec": {...}, "migration_uuid": "..."}    -> 200 the result
     POST /migrations/{uuid}/confirm   {"instance_uuid": "..."}                            -> 204
     POST /migrations/{uuid}/revert    {"instance_uuid": "..."}                            -> 204
@@ -32,7 +33,8 @@ __all__ = ["routes"]
 _UUID = {"type": "string", "maxLength": 36}
 SELECT = {
     "type": "object",
-    "properties": {"request_spec": {"type": "object"}, "return_alternates": {"type": "boolean"}},
+    "properties": {"request_spec": {"type": "object"}, "return_alternates": {"type": "boolean"},
+                   "dry_run": {"type": "boolean"}},
     "required": ["request_spec"],
     "additionalProperties": False,
 }
@@ -77,7 +79,8 @@ class SelectDestinations:
         body = read_json(req, SELECT)
         spec = _spec(body["request_spec"])
         with _answers():
-            result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True))
+            result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True),
+                                                        dry_run=body.get("dry_run", False))
         write_json(resp, result.to_dict())
 
 

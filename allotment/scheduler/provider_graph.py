@@ -1,0 +1,114 @@
+"""Placement's provider graph as the scheduler reads it for explanations and capacity answers.
+
+Read once per question through ``PlacementClient.provider_graph()`` (one request to
+allotment's placement, the standard routes against any other). Capacity rules are
+placement's: an allocation of ``amount`` fits a provider when ``min_unit <= amount <=
+max_unit``, ``amount`` is a multiple of ``step_size`` and ``used + amount <= (total -
+reserved) * allocation_ratio``. A sharing provider (trait ``MISC_SHARES_VIA_AGGREGATE``)
+serves every tree that has a provider in one of its aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SHARING_TRAIT", "Inventory", "Provider", "ProviderGraph"]
+
+SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Inventory:
+    total: int
+    reserved: int = 0
+    min_unit: int = 1
+    max_unit: int = 2147483647
+    step_size: int = 1
+    allocation_ratio: float = 1.0
+
+    @property
+    def capacity(self) -> float:
+        return (self.total - self.reserved) * self.allocation_ratio
+
+    def accepts(self, amount: int) -> bool:
+        """Whether one allocation of ``amount`` is allowed at all (units and step, not room)."""
+        return self.min_unit <= amount <= self.max_unit and amount % self.step_size == 0
+
+
+@dataclass(slots=True)
+class Provider:
+    uuid: str
+    root: str
+    parent: str | None
+    inventories: dict[str, Inventory]
+    usages: dict[str, int]
+    traits: frozenset[str]
+    aggregates: frozenset[str]
+
+    @property
+    def sharing(self) -> bool:
+        return SHARING_TRAIT in self.traits
+
+    def free(self, rc: str) -> float:
+        inv = self.inventories.get(rc)
+        return inv.capacity - self.usages.get(rc, 0) if inv is not None else 0.0
+
+    def fits(self, rc: str, amount: int, taken: int = 0) -> bool:
+        """Whether one more allocation of ``amount`` fits, with ``taken`` more already used."""
+        inv = self.inventories.get(rc)
+        return inv is not None and inv.accepts(amount) and self.usages.get(rc, 0) + taken + amount <= inv.capacity
+
+    def room(self, rc: str, amount: int) -> int:
+        """How many allocations of ``amount`` fit, one after another."""
+        inv = self.inventories.get(rc)
+        if inv is None or amount <= 0 or not inv.accepts(amount):
+            return 0
+        return max(0, int((inv.capacity - self.usages.get(rc, 0)) // amount))
+
+
+@dataclass
+class ProviderGraph:
+    providers: dict[str, Provider]
+    trees: dict[str, list[Provider]] = field(default_factory=dict)  # root uuid -> its providers, root first
+    sharing: list[Provider] = field(default_factory=list)
+    _shared_with: dict[str, list[Provider]] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, entries: Iterable[Mapping[str, Any]]) -> ProviderGraph:
+        providers: dict[str, Provider] = {}
+        for e in entries:
+            p = Provider(
+                uuid=e["uuid"], root=e.get("root_provider_uuid") or e["uuid"], parent=e.get("parent_provider_uuid"),
+                inventories={rc: Inventory(**inv) for rc, inv in (e.get("inventories") or {}).items()},
+                usages=dict(e.get("usages") or {}), traits=frozenset(e.get("traits") or ()),
+                aggregates=frozenset(e.get("aggregates") or ()))
+            providers[p.uuid] = p
+        graph = cls(providers)
+        for p in providers.values():
+            members = graph.trees.setdefault(p.root, [])
+            if p.uuid == p.root:
+                members.insert(0, p)
+            else:
+                members.append(p)
+            if p.sharing:
+                graph.sharing.append(p)
+        return graph
+
+    @property
+    def host_roots(self) -> list[str]:
+        """Roots of the trees that are hosts: every tree but a lone sharing provider."""
+        return [root for root, members in self.trees.items()
+                if not (len(members) == 1 and members[0].sharing)]
+
+    def shared_with(self, root: str) -> list[Provider]:
+        """Sharing providers (outside the tree) that serve the tree of ``root``."""
+        found = self._shared_with.get(root)
+        if found is None:
+            aggs: set[str] = set()
+            for p in self.trees.get(root, ()):
+                aggs |= p.aggregates
+            found = [s for s in self.sharing if s.root != root and s.aggregates & aggs] if aggs else []
+            self._shared_with[root] = found
+        return found
