@@ -28,6 +28,7 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Place instances: claim a host for each (plus alternates) and show where they went."),
     "scheduler": ("allotment.cli.scheduling:scheduler",
                   "The scheduler service (POST /select_destinations, /migrations, and the host registry API)."),
+    "capacity": ("allotment.cli.capacity:capacity", "How many instances of a flavor fit right now, and where."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }

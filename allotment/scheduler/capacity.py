@@ -104,7 +104,7 @@ def count_capacity(placement: PlacementClient, registry: Registry, config: Sched
             ruled_out[lacks[0].kind if lacks else "room"] += 1
     excluded: dict[str, Any] = {"filters": removed_by_filters, "placement": dict(ruled_out),
                                 "unregistered_trees": len(roots) - len(hosts)}
-    groups = _group(passing, per_host, by, config) if by else []
+    groups = _group(hosts, per_host, by, config) if by else []  # hosts filtered out count 0 in their group
     timings["total"] = perf_counter() - started
     return CapacityAnswer(total=sum(per_host.values()), by=by, groups=groups, hosts=len(hosts),
                           fitting_hosts=sum(1 for n in per_host.values() if n), excluded=excluded,
@@ -318,7 +318,7 @@ def _group(hosts: list[HostState], per_host: dict[str, int], by: str,
         keys = lambda h: sorted(a.name for a in h.aggregates) or ["(none)"]  # noqa: E731
     totals: dict[str, list[int]] = {}
     for h in hosts:
-        n = per_host[h.uuid]
+        n = per_host.get(h.uuid, 0)
         for key in keys(h):
             acc = totals.setdefault(key, [0, 0])
             acc[0] += n

@@ -20,6 +20,7 @@ from typing import Any
 
 from allotment.client import NotFound, PlacementClient
 from allotment.scheduler import moves
+from allotment.scheduler.capacity import CapacityAnswer, count_capacity
 from allotment.scheduler.claims import delete_claim
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.cycle.run import run_cycle
@@ -73,6 +74,16 @@ class Scheduler:
                  ",".join(state.instance_uuids), len(state.hosts),
                  ",".join(p.host.host for p in state.placed), state.timings["total"] * 1000)
         return result
+
+    def capacity(self, spec: RequestSpec, *, by: str | None = None) -> CapacityAnswer:
+        """How many instances like one of ``spec``'s fit now, in total and grouped ``by`` az, aggregate, cell or host."""
+        _check_spec(spec)
+        try:
+            return count_capacity(self.placement, self.registry, self.config, self.filters, spec, by=by)
+        except ValueError as exc:
+            if isinstance(exc, InvalidRequestSpec):
+                raise
+            raise InvalidRequestSpec(str(exc)) from None
 
     def release(self, result: ScheduleResult) -> None:
         """Drop what ``result`` claimed (the caller gave up): allocations, registry records, memberships.

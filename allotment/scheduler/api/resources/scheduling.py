@@ -53,7 +53,7 @@ FINISH = {
 
 
 @contextlib.contextmanager
-def _answers() -> Iterator[None]:
+def answers() -> Iterator[None]:
     """Placement failing, as API errors (the scheduler's own exceptions have their handler in ``api.errors``)."""
     try:
         yield
@@ -78,7 +78,7 @@ class SelectDestinations:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, SELECT)
         spec = _spec(body["request_spec"])
-        with _answers():
+        with answers():
             result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True),
                                                         dry_run=body.get("dry_run", False))
         write_json(resp, result.to_dict())
@@ -92,7 +92,7 @@ class Migrations:
         body = read_json(req, MOVE)
         migration = uuid_param(body["migration_uuid"], "migration uuid")
         spec = _spec(body["request_spec"])
-        with _answers():
+        with answers():
             result = self.scheduler.schedule_move(spec, migration_uuid=migration)
         write_json(resp, result.to_dict())
 
@@ -107,7 +107,7 @@ class FinishMigration:
     def on_post(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         migration = uuid_param(uuid, "migration uuid")
         instance = uuid_param(read_json(req, FINISH)["instance_uuid"], "instance uuid")
-        with _answers():
+        with answers():
             if self.action == "confirm":
                 self.scheduler.confirm_move(instance, migration)
             else:
@@ -117,9 +117,12 @@ class FinishMigration:
 
 def routes(scheduler: Scheduler) -> list[tuple[str, object]]:
     """(URI template, resource) pairs, for ``create_app(..., scheduler=...)``."""
+    from allotment.scheduler.api.resources import capacity  # it uses this module's ``answers``
+
     return [
         ("/select_destinations", SelectDestinations(scheduler)),
         ("/migrations", Migrations(scheduler)),
         ("/migrations/{uuid}/confirm", FinishMigration(scheduler, "confirm")),
         ("/migrations/{uuid}/revert", FinishMigration(scheduler, "revert")),
+        ("/capacity", capacity.Capacity(scheduler)),
     ]
