@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, claim, explode, load, nested, schedule
+from allotment.bench.workloads import ac, capacity, claim, explode, load, nested, schedule
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = [
@@ -29,6 +29,7 @@ REGISTRY: dict[str, Workload] = {
         nested.WORKLOAD,
         explode.WORKLOAD,
         schedule.WORKLOAD,
+        capacity.WORKLOAD,
     )
 }
 

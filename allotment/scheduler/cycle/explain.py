@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from time import perf_counter
 from typing import Any
 
 from allotment.scheduler.cycle.select import instance_spec
@@ -41,8 +42,10 @@ NEAREST = 3
 
 def attach(ctx: Context, state: CycleState, exc: NoValidHost) -> None:
     """Set ``exc.explanation`` (None when it cannot be built; the refusal stands either way)."""
+    started = perf_counter()
     try:
         exc.explanation = explain(ctx, state)
+        exc.explanation["explain_ms"] = round((perf_counter() - started) * 1000, 3)  # what explaining cost
     except Exception:  # noqa: BLE001 - a refusal must never turn into a 500 because of its explanation
         LOG.warning("could not explain the refusal of reservation %s", state.reservation, exc_info=True)
 
