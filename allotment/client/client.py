@@ -214,6 +214,8 @@ class PlacementClient:
     def provider_graph(self) -> list[dict[str, Any]]:
         """Every provider with inventories, usages, traits, aggregates and tree links (``GET /provider_graph``).
 
+        Inventories are ``[total, reserved, min_unit, max_unit, step_size, allocation_ratio]`` per class.
+
         That route is allotment's extension; against a server without it (upstream Placement:
         404) the same entries are read through the standard routes, four requests per provider.
         """
@@ -230,7 +232,8 @@ class PlacementClient:
             out.append({
                 "uuid": p.uuid, "generation": p.generation, "parent_provider_uuid": p.parent_provider_uuid,
                 "root_provider_uuid": p.root_provider_uuid or p.uuid,
-                "inventories": {rc: inv.to_json() for rc, inv in inventories.items()},
+                "inventories": {rc: [inv.total, inv.reserved, inv.min_unit, inv.max_unit, inv.step_size,
+                                     inv.allocation_ratio] for rc, inv in inventories.items()},
                 "usages": {rc: n for rc, n in self.provider_usages(p.uuid).items() if n},
                 "traits": self.get_provider_traits(p.uuid)[1], "aggregates": self.get_aggregates(p.uuid)[1],
             })

@@ -19,33 +19,38 @@ __all__ = ["SHARING_TRAIT", "Inventory", "Provider", "ProviderGraph"]
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
 
-@dataclass(frozen=True, slots=True)
 class Inventory:
-    total: int
-    reserved: int = 0
-    min_unit: int = 1
-    max_unit: int = 2147483647
-    step_size: int = 1
-    allocation_ratio: float = 1.0
+    """One class's inventory on one provider; built positionally, as the graph carries it."""
 
-    @property
-    def capacity(self) -> float:
-        return (self.total - self.reserved) * self.allocation_ratio
+    __slots__ = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation_ratio", "capacity")
+
+    def __init__(self, total: int, reserved: int = 0, min_unit: int = 1, max_unit: int = 2147483647,
+                 step_size: int = 1, allocation_ratio: float = 1.0) -> None:
+        self.total = total
+        self.reserved = reserved
+        self.min_unit = min_unit
+        self.max_unit = max_unit
+        self.step_size = step_size
+        self.allocation_ratio = allocation_ratio
+        self.capacity = (total - reserved) * allocation_ratio
 
     def accepts(self, amount: int) -> bool:
         """Whether one allocation of ``amount`` is allowed at all (units and step, not room)."""
         return self.min_unit <= amount <= self.max_unit and amount % self.step_size == 0
 
 
-@dataclass(slots=True)
 class Provider:
-    uuid: str
-    root: str
-    parent: str | None
-    inventories: dict[str, Inventory]
-    usages: dict[str, int]
-    traits: frozenset[str]
-    aggregates: frozenset[str]
+    __slots__ = ("uuid", "root", "parent", "inventories", "usages", "traits", "aggregates")
+
+    def __init__(self, uuid: str, root: str, parent: str | None, inventories: dict[str, Inventory],
+                 usages: dict[str, int], traits: frozenset[str], aggregates: frozenset[str]) -> None:
+        self.uuid = uuid
+        self.root = root
+        self.parent = parent
+        self.inventories = inventories
+        self.usages = usages
+        self.traits = traits
+        self.aggregates = aggregates
 
     @property
     def sharing(self) -> bool:
@@ -78,13 +83,21 @@ class ProviderGraph:
     @classmethod
     def from_json(cls, entries: Iterable[Mapping[str, Any]]) -> ProviderGraph:
         providers: dict[str, Provider] = {}
+        # Interned: 10,000 providers share a handful of trait and aggregate sets.
+        sets: dict[tuple[str, ...], frozenset[str]] = {}
         for e in entries:
-            p = Provider(
-                uuid=e["uuid"], root=e.get("root_provider_uuid") or e["uuid"], parent=e.get("parent_provider_uuid"),
-                inventories={rc: Inventory(**inv) for rc, inv in (e.get("inventories") or {}).items()},
-                usages=dict(e.get("usages") or {}), traits=frozenset(e.get("traits") or ()),
-                aggregates=frozenset(e.get("aggregates") or ()))
-            providers[p.uuid] = p
+            uuid = e["uuid"]
+            traits = tuple(e["traits"])
+            aggs = tuple(e["aggregates"])
+            t = sets.get(traits)
+            if t is None:
+                t = sets[traits] = frozenset(traits)
+            a = sets.get(aggs)
+            if a is None:
+                a = sets[aggs] = frozenset(aggs)
+            providers[uuid] = Provider(uuid, e["root_provider_uuid"] or uuid, e["parent_provider_uuid"],
+                                       {rc: Inventory(*inv) for rc, inv in e["inventories"].items()},
+                                       e["usages"], t, a)
         graph = cls(providers)
         for p in providers.values():
             members = graph.trees.setdefault(p.root, [])

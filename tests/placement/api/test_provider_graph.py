@@ -33,7 +33,7 @@ def test_graph_holds_every_provider_with_its_rules_usage_traits_and_links(api: h
     assert resp.status_code == 200, resp.text
     graph = {p["uuid"]: p for p in resp.json()["providers"]}
     assert graph[child] == {"uuid": child, "generation": 2, "parent_provider_uuid": root,
-                            "root_provider_uuid": root, "inventories": {"VCPU": inventory},
+                            "root_provider_uuid": root, "inventories": {"VCPU": [64, 4, 2, 16, 2, 1.5]},
                             "usages": {"VCPU": 4}, "traits": [], "aggregates": []}
     assert graph[root]["traits"] == ["HW_CPU_X86_AVX2"] and graph[root]["aggregates"] == [agg]
     assert graph[root]["parent_provider_uuid"] is None and graph[root]["inventories"] == {}

@@ -1,8 +1,8 @@
 """GET /provider_graph: allotment's own extension route (upstream Placement has none).
 
 The whole provider graph in one answer, from the worker's read model: per provider its
-uuid, generation, parent and root, inventories with every capacity rule, usages, traits and
-aggregates. Placement's standard routes answer the same facts one provider at a time
+uuid, generation, parent and root, inventories with every capacity rule (``[total, reserved,
+min_unit, max_unit, step_size, allocation_ratio]`` per class), usages, traits and aggregates. Placement's standard routes answer the same facts one provider at a time
 (four requests per provider); a scheduler explaining a refusal or counting capacity over
 10,000 hosts needs them at once. Nothing calls it unless it asks for it by name: clients
 that speak only the upstream API never see it, and allotment's own client falls back to
@@ -19,9 +19,10 @@ from allotment.placement.api.http import Request, Response
 from allotment.placement.api.util import handler
 from allotment.placement.candidates.model import ProviderRecord, ReadModel
 
-__all__ = ["POLICY", "show_provider_graph"]
+__all__ = ["INVENTORY_FIELDS", "POLICY", "show_provider_graph"]
 
 POLICY = "placement:provider_graph:show"
+INVENTORY_FIELDS = ("total", "reserved", "min_unit", "max_unit", "step_size", "allocation_ratio")
 
 _KEY = ("provider_graph",)  # tuple keys on ProviderRecord.cache belong to handlers
 
@@ -39,9 +40,9 @@ def _fragment(model: ReadModel, rec: ProviderRecord) -> bytes:
         "generation": rec.generation,
         "parent_provider_uuid": parent.uuid if parent is not None else None,
         "root_provider_uuid": root.uuid if root is not None else rec.uuid,
+        # Positional, in INVENTORY_FIELDS order: a third of the bytes of named fields at 10,000 providers.
         "inventories": {
-            rc: {"total": inv.total, "reserved": inv.reserved, "min_unit": inv.min_unit, "max_unit": inv.max_unit,
-                 "step_size": inv.step_size, "allocation_ratio": inv.ratio}
+            rc: [inv.total, inv.reserved, inv.min_unit, inv.max_unit, inv.step_size, inv.ratio]
             for rc, inv in rec.inv.items()
         },
         "usages": {rc: n for rc, n in rec.used.items() if n},
