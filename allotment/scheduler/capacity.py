@@ -21,7 +21,7 @@ it serves in host order; the total is exact, the split is one way of reaching it
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
@@ -30,7 +30,7 @@ from allotment.client import PlacementClient
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.filtering import run_filters
 from allotment.scheduler.host_state import HostState
-from allotment.scheduler.judge import judge_tree
+from allotment.scheduler.judge import judge_all, shape_key
 from allotment.scheduler.placement_query import to_placement_query
 from allotment.scheduler.plugins import HostFilter
 from allotment.scheduler.provider_graph import Provider, ProviderGraph
@@ -93,15 +93,24 @@ def count_capacity(placement: PlacementClient, registry: Registry, config: Sched
 
     mark = perf_counter()
     counter = _Counter(graph, query)
-    per_host = {h.uuid: counter.local(h.uuid) for h in passing}
+    classes = frozenset(rc for g in query.groups for rc in g.resources)
+    memo: dict[Hashable, int] = {}
+    per_host: dict[str, int] = {}
+    for h in passing:
+        key = shape_key(graph, h.uuid, classes)  # one-provider hosts alike count alike: count each shape once
+        if key is None:
+            per_host[h.uuid] = counter.local(h.uuid)
+        else:
+            n = memo.get(key)
+            if n is None:
+                n = memo[key] = counter.local(h.uuid)
+            per_host[h.uuid] = n
     counter.share_pools(per_host, [h.uuid for h in passing])
     timings["counting"] = perf_counter() - mark
 
     ruled_out: dict[str, int] = defaultdict(int)
-    for h in passing:
-        if per_host[h.uuid] == 0:
-            lacks = judge_tree(graph, h.uuid, query)
-            ruled_out[lacks[0].kind if lacks else "room"] += 1
+    for lacks in judge_all(graph, [h.uuid for h in passing if per_host[h.uuid] == 0], query).values():
+        ruled_out[lacks[0].kind if lacks else "room"] += 1
     excluded: dict[str, Any] = {"filters": removed_by_filters, "placement": dict(ruled_out),
                                 "unregistered_trees": len(roots) - len(hosts)}
     groups = _group(hosts, per_host, by, config) if by else []  # hosts filtered out count 0 in their group

@@ -17,13 +17,13 @@ exactly what else is missing. Kinds, in the order they are checked:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from allotment.scheduler.provider_graph import Provider, ProviderGraph
 from allotment.scheduler.query_groups import Group, Query
 
-__all__ = ["KINDS", "Lack", "judge_tree"]
+__all__ = ["KINDS", "Lack", "judge_all", "judge_tree", "shape_key"]
 
 KINDS = ("resource_class", "amount", "required_trait", "forbidden_trait", "aggregate", "tree")
 
@@ -40,6 +40,38 @@ class Lack:
 
     def to_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "group": self.group, "item": self.item, "detail": self.detail}
+
+
+def shape_key(graph: ProviderGraph, root: str, classes: frozenset[str]) -> Hashable | None:
+    """What a one-provider tree's verdict depends on, for ``classes``; None for any other tree.
+
+    Thousands of hosts look alike: judging one of each shape is enough.
+    """
+    members = graph.trees.get(root)
+    if members is None or len(members) != 1 or graph.shared_with(root):
+        return None
+    p = members[0]
+    inv = p.inventories
+    return (tuple((rc, i.total, i.reserved, i.min_unit, i.max_unit, i.step_size, i.allocation_ratio,
+                   p.usages.get(rc, 0)) for rc in classes if (i := inv.get(rc)) is not None),
+            p.traits, p.aggregates)
+
+
+def judge_all(graph: ProviderGraph, roots: Iterable[str], query: Query) -> dict[str, list[Lack]]:
+    """``judge_tree`` of every root, once per shape of one-provider tree (the lacks name no provider)."""
+    classes = frozenset(rc for g in query.groups for rc in g.resources)
+    memo: dict[Hashable, list[Lack]] = {}
+    out: dict[str, list[Lack]] = {}
+    for root in roots:
+        key = shape_key(graph, root, classes)
+        if key is None:
+            out[root] = judge_tree(graph, root, query)
+            continue
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = judge_tree(graph, root, query)
+        out[root] = list(found)
+    return out
 
 
 def judge_tree(graph: ProviderGraph, root: str, query: Query) -> list[Lack]:

@@ -28,7 +28,7 @@ from typing import Any
 from allotment.scheduler.cycle.select import instance_spec
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
-from allotment.scheduler.judge import KINDS, REQUEST_LEVEL, Lack, judge_tree
+from allotment.scheduler.judge import KINDS, REQUEST_LEVEL, Lack, judge_all
 from allotment.scheduler.placement_query import to_placement_query
 from allotment.scheduler.provider_graph import ProviderGraph
 from allotment.scheduler.query_groups import Query, parse_query
@@ -64,10 +64,7 @@ def explain(ctx: Context, state: CycleState) -> dict[str, Any]:
     query = _query(ctx, state)
     graph = ProviderGraph.from_json(ctx.placement.provider_graph())
     roots = graph.host_roots
-    lacks: dict[str, list[Lack]] = {}
-    if query is not None:
-        for root in roots:
-            lacks[root] = judge_tree(graph, root, query)
+    lacks: dict[str, list[Lack]] = judge_all(graph, roots, query) if query is not None else {}
     offered = {h.uuid: h for h in state.hosts}
     _filter_lacks(ctx, state, lacks)
     out: dict[str, Any] = {"hosts": len(roots), "offered_by_placement": _offered_roots(state, graph)}
