@@ -92,9 +92,12 @@ def capacity(ctx: click.Context, flavor_text: str, extra_specs: tuple[str, ...],
              availability_zone: str | None, project_id: str, by: str | None, out: Output,
              placement_url: str | None, placement_db: str | None, db: str | None, scheduler_url: str | None,
              config_file: str | None) -> None:
-    """How many instances of a flavor fit right now (reserved, allocation ratios, units, nested and
-    sharing providers, disabled hosts and the enabled filters honoured), in total or --by az,
-    aggregate, cell or host."""
+    """How many instances of a flavor fit right now, and where.
+
+    Reserved amounts, allocation ratios, min/max units and step sizes, nested and sharing
+    providers, disabled hosts and the enabled filters are honoured; --by groups the count by
+    availability zone, host aggregate, cell or host.
+    """
     sizes = _flavor(flavor_text)
     extra = _pairs(extra_specs, "'--extra-spec'")
     props = _pairs(image_properties, "'--image-property'")
