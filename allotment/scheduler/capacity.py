@@ -33,7 +33,7 @@ from allotment.scheduler.host_state import HostState
 from allotment.scheduler.judge import judge_all, shape_key
 from allotment.scheduler.placement_query import to_placement_query
 from allotment.scheduler.plugins import HostFilter
-from allotment.scheduler.provider_graph import Provider, ProviderGraph
+from allotment.scheduler.provider_graph import GraphCache, Provider, ProviderGraph
 from allotment.scheduler.query_groups import Group, Query, parse_query
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.request_filters import RequestFilterContext, process_request_spec
@@ -65,7 +65,8 @@ class CapacityAnswer:
 
 
 def count_capacity(placement: PlacementClient, registry: Registry, config: SchedulerConfig,
-                   filters: Sequence[HostFilter], spec: RequestSpec, *, by: str | None = None) -> CapacityAnswer:
+                   filters: Sequence[HostFilter], spec: RequestSpec, *, by: str | None = None,
+                   graphs: GraphCache | None = None) -> CapacityAnswer:
     """How many instances like ``spec``'s one fit now; ``by`` groups them (one of ``BY``)."""
     if by is not None and by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
@@ -75,7 +76,7 @@ def count_capacity(placement: PlacementClient, registry: Registry, config: Sched
     spec = constraints.apply(spec)
     params = to_placement_query(spec, limit=None)
     query = parse_query(params)
-    graph = ProviderGraph.from_json(placement.provider_graph())
+    graph = ProviderGraph.from_json(placement.provider_graph(), graphs)
     timings["placement_graph"] = perf_counter() - started
     roots = graph.host_roots
     states = registry.host_states(roots)
@@ -191,10 +192,13 @@ class _Counter:
                 if _serves(p, g, top):
                     total += min(p.room(rc, n) for rc, n in g.resources.items())
             return total
+        keep = self._trait_holders(g, tree + shared)
+        if keep is None:
+            return 0
         bound = _UNBOUNDED
         for rc, n in g.resources.items():
-            own = [p for p in tree if rc in p.inventories and _serves_class(p, g, top)]
-            pools = [p for p in shared if rc in p.inventories and _serves_class(p, g, top)]
+            own = [p for p in tree if rc in p.inventories and _serves_class(p, g, top) and keep(p)]
+            pools = [p for p in shared if rc in p.inventories and _serves_class(p, g, top) and keep(p)]
             if own:
                 if pools:
                     self.exact = False  # either source may be drawn from; counted from its own tree
@@ -209,6 +213,30 @@ class _Counter:
                 room = 0
             bound = min(bound, room)
         return bound
+
+    def _trait_holders(self, g: Group, pool: list[Provider]) -> Callable[[Provider], bool] | None:
+        """Which providers may serve the unsuffixed group's classes, given its required traits.
+
+        Placement wants the required traits on the providers an allocation uses, taken
+        together. When every provider that can serve some class has them all, each
+        allocation uses one of them and any provider may serve the other classes (exact).
+        When no provider serving a class has a trait of one any-of set, nothing fits. In
+        between, only providers with all the traits are counted and the answer is not exact.
+        None: nothing fits.
+        """
+        if not g.required:
+            return _anyone
+        has_all = [p for p in pool if all(any_of & p.traits for any_of in g.required)
+                   and any(rc in p.inventories for rc in g.resources)]
+        if not has_all and len(g.required) == 1:
+            return None
+        for rc in g.resources:
+            serving = [p for p in pool if rc in p.inventories and not (g.forbidden & p.traits)]
+            if serving and all(p in has_all for p in serving):
+                return _anyone
+        self.exact = False
+        held = {p.uuid for p in has_all}
+        return lambda p: p.uuid in held
 
     def share_pools(self, per_host: dict[str, int], order: list[str]) -> None:
         """Hand each sharing provider's room to the hosts that draw on it, in host order."""
@@ -252,13 +280,16 @@ def _serves(p: Provider, g: Group, top: Provider) -> bool:
             and _aggs_ok(_aggs(p, top), g))
 
 
+def _anyone(p: Provider) -> bool:
+    return True
+
+
 def _serves_class(p: Provider, g: Group, top: Provider) -> bool:
     """Whether ``p`` may give a class to the unsuffixed group: no forbidden trait, aggregates allowed.
 
-    Required traits of the unsuffixed group are checked on the tree (``_group_allowed`` is
-    per group; here the root's traits count with the provider's).
+    Required traits are the allocation's as a whole (``_Counter._trait_holders``).
     """
-    return _traits_ok(p.traits | top.traits, g) and not (g.forbidden & p.traits) and _aggs_ok(_aggs(p, top), g)
+    return not (g.forbidden & p.traits) and _aggs_ok(_aggs(p, top), g)
 
 
 def _traits_ok(traits: frozenset[str], g: Group) -> bool:
@@ -308,6 +339,9 @@ def _first_fit(pool: list[Provider], top: Provider, g: Group, taken: dict[tuple[
         if found is None:
             return None
         out.append((found, rc, n))
+    held = frozenset().union(*(p.traits for p, _, _ in out))
+    if not all(any_of & held for any_of in g.required):
+        return None  # the allocation's providers together lack a required trait
     return out
 
 

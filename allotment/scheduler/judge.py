@@ -187,9 +187,8 @@ def _judge_unsuffixed(graph: ProviderGraph, top: Provider, pool: list[Provider],
             lacks.append(Lack("amount", "", rc, text, short))
             fitting = offering
         serving += [p for p in fitting if p not in serving]
-    candidates = serving or [top]
-    if top not in candidates:
-        candidates = [top, *candidates]
+    # The required traits must be on the providers the allocation uses: those that could serve.
+    candidates = serving or pool
     for any_of in g.required:
         if not any(any_of & p.traits for p in candidates):
             name = " or ".join(sorted(any_of))

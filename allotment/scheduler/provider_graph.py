@@ -10,11 +10,12 @@ serves every tree that has a provider in one of its aggregates.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SHARING_TRAIT", "Inventory", "Provider", "ProviderGraph"]
+__all__ = ["SHARING_TRAIT", "GraphCache", "Inventory", "Provider", "ProviderGraph"]
 
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
@@ -81,23 +82,19 @@ class ProviderGraph:
     _shared_with: dict[str, list[Provider]] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, entries: Iterable[Mapping[str, Any]]) -> ProviderGraph:
+    def from_json(cls, entries: Iterable[Mapping[str, Any]], cache: GraphCache | None = None) -> ProviderGraph:
+        """The graph of ``provider_graph()`` entries; ``cache`` keeps Provider objects between reads."""
+        if cache is not None:
+            return cache.graph(entries)
         providers: dict[str, Provider] = {}
         # Interned: 10,000 providers share a handful of trait and aggregate sets.
         sets: dict[tuple[str, ...], frozenset[str]] = {}
         for e in entries:
-            uuid = e["uuid"]
-            traits = tuple(e["traits"])
-            aggs = tuple(e["aggregates"])
-            t = sets.get(traits)
-            if t is None:
-                t = sets[traits] = frozenset(traits)
-            a = sets.get(aggs)
-            if a is None:
-                a = sets[aggs] = frozenset(aggs)
-            providers[uuid] = Provider(uuid, e["root_provider_uuid"] or uuid, e["parent_provider_uuid"],
-                                       {rc: Inventory(*inv) for rc, inv in e["inventories"].items()},
-                                       e["usages"], t, a)
+            providers[e["uuid"]] = _provider(e, sets)
+        return cls.of(providers)
+
+    @classmethod
+    def of(cls, providers: dict[str, Provider]) -> ProviderGraph:
         graph = cls(providers)
         for p in providers.values():
             members = graph.trees.setdefault(p.root, [])
@@ -125,3 +122,49 @@ class ProviderGraph:
             found = [s for s in self.sharing if s.root != root and s.aggregates & aggs] if aggs else []
             self._shared_with[root] = found
         return found
+
+
+class GraphCache:
+    """Provider objects kept from one read of the graph to the next, while their entry is unchanged.
+
+    Placement bumps a provider's generation with every change to its inventories, traits,
+    aggregates, parent and allocations; the key adds parent and root (a tree re-rooted above
+    a provider does not bump it). Only the JSON is read again: over 10,000 providers that
+    changed little, building the objects was most of the cost.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_key: dict[tuple[Any, ...], Provider] = {}
+
+    def graph(self, entries: Iterable[Mapping[str, Any]]) -> ProviderGraph:
+        with self._lock:
+            known = self._by_key
+        fresh: dict[tuple[Any, ...], Provider] = {}
+        providers: dict[str, Provider] = {}
+        sets: dict[tuple[str, ...], frozenset[str]] = {}
+        for e in entries:
+            uuid = e["uuid"]
+            key = (uuid, e["generation"], e["parent_provider_uuid"], e["root_provider_uuid"])
+            p = known.get(key)
+            if p is None:
+                p = _provider(e, sets)
+            fresh[key] = p
+            providers[uuid] = p
+        with self._lock:
+            self._by_key = fresh
+        return ProviderGraph.of(providers)
+
+
+def _provider(e: Mapping[str, Any], sets: dict[tuple[str, ...], frozenset[str]]) -> Provider:
+    uuid = e["uuid"]
+    traits = tuple(e["traits"])
+    aggs = tuple(e["aggregates"])
+    t = sets.get(traits)
+    if t is None:
+        t = sets[traits] = frozenset(traits)
+    a = sets.get(aggs)
+    if a is None:
+        a = sets[aggs] = frozenset(aggs)
+    return Provider(uuid, e["root_provider_uuid"] or uuid, e["parent_provider_uuid"],
+                    {rc: Inventory(*inv) for rc, inv in e["inventories"].items()}, e["usages"], t, a)

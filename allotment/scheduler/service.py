@@ -29,6 +29,7 @@ from allotment.scheduler.errors import InvalidInput, InvalidRequestSpec, MoveErr
 from allotment.scheduler.errors import NotFound as RegistryNotFound
 from allotment.scheduler.placement_query import PLACEMENT_MICROVERSION
 from allotment.scheduler.plugins import load_filters, load_weighers
+from allotment.scheduler.provider_graph import GraphCache
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.instances import check_fields
 from allotment.scheduler.selection import ScheduleResult
@@ -52,6 +53,7 @@ class Scheduler:
         self.filters = load_filters(config)
         self.weighers = load_weighers(config)
         self._once_per_request = frozenset(f.name() for f in self.filters if f.run_filter_once_per_request)
+        self._graphs = GraphCache()  # explanations and capacity counts read placement's whole graph
 
     # ---- boots ------------------------------------------------------------------------------
 
@@ -79,7 +81,8 @@ class Scheduler:
         """How many instances like one of ``spec``'s fit now, in total and grouped ``by`` az, aggregate, cell or host."""
         _check_spec(spec)
         try:
-            return count_capacity(self.placement, self.registry, self.config, self.filters, spec, by=by)
+            return count_capacity(self.placement, self.registry, self.config, self.filters, spec, by=by,
+                                  graphs=self._graphs)
         except ValueError as exc:
             if isinstance(exc, InvalidRequestSpec):
                 raise
@@ -164,7 +167,8 @@ class Scheduler:
 
     def _context(self) -> Context:
         return Context(placement=self.placement, registry=self.registry, config=self.config, rng=self.rng,
-                       filters=self.filters, weighers=self.weighers, once_per_request=self._once_per_request)
+                       filters=self.filters, weighers=self.weighers, once_per_request=self._once_per_request,
+                       graphs=self._graphs)
 
     def _state(self, spec: RequestSpec, *, return_alternates: bool, move: Move | None) -> CycleState:
         """The request's state; ``spec`` is already validated."""

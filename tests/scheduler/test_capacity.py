@@ -213,3 +213,34 @@ def test_capacity_equals_claim_until_refused(hosts: list[dict[str, Any]], req: d
         event("fits some" if answer.total else "fits none")
         event("sharing pool" if pool_disk and any(h["shares_disk"] for h in hosts) else "no pool")
         event("nested" if any(h["numa"] for h in hosts) else "flat")
+
+
+def test_the_same_scheduler_sees_every_change_between_counts(fleet: Fleet) -> None:
+    # The scheduler keeps provider objects between reads of the graph: each change must still show.
+    a = fleet.add_host("a", vcpus=8, memory_mb=8192)
+    s = fleet.scheduler()
+    fl = flavor(vcpus=2, memory_mb=1024)
+
+    def count() -> int:
+        return s.capacity(boot_spec(fl)).total
+
+    assert count() == 4
+    s.select_destinations(boot_spec(fl))
+    assert count() == 3  # an allocation
+    generation, inventories = fleet.placement.get_inventories(a)
+    fleet.placement.set_inventories(a, generation, {**inventories, "VCPU": Inventory(total=8, reserved=4)})
+    assert count() == 1  # the inventory: 4 VCPU usable, 2 used
+    root = fleet.placement.get_provider(a)
+    fleet.placement.set_provider_traits(a, root.generation, ["COMPUTE_STATUS_DISABLED"])
+    assert count() == 0  # the traits
+
+
+def test_required_traits_count_on_the_providers_that_serve(fleet: Fleet) -> None:
+    # The trait is on the root; VCPU and memory come from the NUMA nodes. Only when the
+    # request also takes disk from the root is the trait on a provider of the allocation.
+    root = fleet.add_host("n", numa=[{"VCPU": 4, "MEMORY_MB": 4096}, {"VCPU": 4, "MEMORY_MB": 4096}])
+    add_traits(fleet, root, "HW_CPU_X86_AVX2")
+    without_disk = flavor(vcpus=1, memory_mb=1024, root_gb=0, extra_specs={"trait:HW_CPU_X86_AVX2": "required"})
+    with_disk = flavor(vcpus=1, memory_mb=1024, root_gb=1, extra_specs={"trait:HW_CPU_X86_AVX2": "required"})
+    assert capacity(fleet, without_disk).total == 0 == brute_force(fleet, without_disk)
+    assert capacity(fleet, with_disk).total == 8 == brute_force(fleet, with_disk)

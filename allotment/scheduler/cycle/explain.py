@@ -62,7 +62,7 @@ def _query(ctx: Context, state: CycleState) -> Query | None:
 
 def explain(ctx: Context, state: CycleState) -> dict[str, Any]:
     query = _query(ctx, state)
-    graph = ProviderGraph.from_json(ctx.placement.provider_graph())
+    graph = ProviderGraph.from_json(ctx.placement.provider_graph(), ctx.graphs)
     roots = graph.host_roots
     lacks: dict[str, list[Lack]] = judge_all(graph, roots, query) if query is not None else {}
     offered = {h.uuid: h for h in state.hosts}

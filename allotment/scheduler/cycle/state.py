@@ -19,6 +19,7 @@ from allotment.scheduler.claims import Ledger
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostFilter, HostWeigher
+from allotment.scheduler.provider_graph import GraphCache
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.request_filters import Constraints
 from allotment.scheduler.selection import TIMING_KEYS
@@ -38,6 +39,7 @@ class Context:
     filters: list[HostFilter]
     weighers: list[HostWeigher]
     once_per_request: frozenset[str]  # names of the filters only the first instance runs
+    graphs: GraphCache | None = None  # placement's provider graph between explanations
 
 
 @dataclass(frozen=True)
