@@ -125,13 +125,15 @@ def _nearest(ctx: Context, lacks: dict[str, list[Lack]], offered: dict[str, Any]
     # not know is shown too, as unregistered: the scheduler cannot place there).
     head = [root for _, _, root in ranked[:NEAREST * 4]]
     states = ctx.registry.host_states(head) if head else {}
-    shown: list[dict[str, Any]] = []
+    ranked_head: list[tuple[bool, int, float, str, dict[str, Any]]] = []
     for root in head:
         host = offered.get(root) or states.get(root)
         found = list(lacks[root])
         if host is None:
             found.append(Lack("unregistered", "", root, "not a registered host"))
-        shown.append({"host": host.host if host is not None else None, "provider": root,
-                      "lacks": [lk.to_dict() for lk in found]})
-    shown.sort(key=lambda m: (m["host"] is None, len(m["lacks"])))
-    return shown[:NEAREST]
+        name = host.host if host is not None else None
+        entry = {"host": name, "provider": root, "lacks": [lk.to_dict() for lk in found]}
+        # Registered hosts first, then fewest lacks, smallest shortfall, and by name for ties.
+        ranked_head.append((name is None, len(found), sum(lk.shortfall for lk in found), name or root, entry))
+    ranked_head.sort(key=lambda r: r[:4])
+    return [r[4] for r in ranked_head[:NEAREST]]
