@@ -37,7 +37,7 @@ __all__ = ["WORKLOAD", "run"]
 FLAVOR = Flavor(name="bench.capacity", vcpus=2, memory_mb=1024, root_gb=20)
 TOO_BIG = Flavor(name="bench.too-big", vcpus=24, memory_mb=1024, root_gb=20)  # max_unit of VCPU is 16
 ZONES = 3  # host i is in zone az{i % 3 + 1}
-STEPS = ("placement_graph", "host_states", "filtering", "counting")
+STEPS = ("placement_graph", "host_states", "filtering", "counting", "grouping")
 
 
 def _p(values: list[float], q: float) -> float | None:
@@ -116,6 +116,7 @@ WORKLOAD = Workload(
         Figure("capacity.host_states.p50_ms", "ms", "lower", label="capacity: host states p50"),
         Figure("capacity.filtering.p50_ms", "ms", "lower", label="capacity: filters p50"),
         Figure("capacity.counting.p50_ms", "ms", "lower", label="capacity: counting p50"),
+        Figure("capacity.grouping.p50_ms", "ms", "lower", label="capacity: grouping by az p50"),
         Figure("capacity.first_ms", "ms", None, label="first capacity call", show=True),
         Figure("instances_fit", "", None, label="instances that fit", show=True),
         Figure("exact", "", None, label="exact (1) or greedy (0)", show=True),
