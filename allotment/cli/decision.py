@@ -10,9 +10,10 @@ from typing import Any
 
 import click
 
+from allotment.cli.errors import CommandError
 from allotment.cli.output import Output
 
-__all__ = ["explanation_lines", "show_decision", "show_explanation"]
+__all__ = ["Refusal", "explanation_lines", "refusal", "show_decision"]
 
 
 def _resources(group: Mapping[str, Any]) -> str:
@@ -56,13 +57,25 @@ def explanation_lines(explanation: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def show_explanation(explanation: Mapping[str, Any], out: Output) -> None:
-    """JSON and YAML: the explanation as a document on stdout; otherwise its lines on stderr."""
+class Refusal(CommandError):
+    """``error: no valid host: ...`` on stderr, then what ruled the hosts out."""
+
+    def __init__(self, message: str, lines: list[str]) -> None:
+        super().__init__(message)
+        self.lines = lines
+
+    def show(self, file: Any = None) -> None:
+        super().show(file)
+        for line in self.lines:
+            click.echo(line, err=True)
+
+
+def refusal(error: CommandError, explanation: Mapping[str, Any], out: Output) -> CommandError:
+    """The error to raise for a refusal: JSON and YAML print the explanation on stdout first."""
     if out.structured:
         out.document({"explanation": explanation})
-        return
-    for line in explanation_lines(explanation):
-        click.echo(line, err=True)
+        return error
+    return Refusal(error.format_message(), explanation_lines(explanation))
 
 
 def show_decision(result: Mapping[str, Any], out: Output) -> None:

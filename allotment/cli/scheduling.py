@@ -22,7 +22,7 @@ from typing import Any
 import click
 import httpx
 
-from allotment.cli.decision import show_decision, show_explanation
+from allotment.cli.decision import refusal, show_decision
 from allotment.cli.door import door_options, door_settings
 from allotment.cli.errors import coded, unreachable
 from allotment.cli.output import Output, output_options
@@ -169,16 +169,17 @@ def _failures(service: str, where: str, out: Output | None = None) -> Iterator[N
     """What goes wrong while scheduling, as ``error: <detail> (<code>)`` on stderr and exit status 1.
 
     ``service`` at ``where``: what the command talks to, named when it cannot be reached.
-    A refusal's explanation is shown first (``out``: in the format asked for).
+    A refusal's explanation follows the error line (``out``: JSON or YAML put it on stdout).
     """
     try:
         yield
     except SchedulerError as exc:
+        label = kind_of(type(exc)).label  # the one table of scheduler errors
+        error = coded(f"{label}: {exc.reason}" if label else exc.detail, exc.code)
         explanation = getattr(exc, "explanation", None)
         if out is not None and explanation:
-            show_explanation(explanation, out)
-        label = kind_of(type(exc)).label  # the one table of scheduler errors
-        raise coded(f"{label}: {exc.reason}" if label else exc.detail, exc.code) from None
+            raise refusal(error, explanation, out) from None
+        raise error from None
     except PlacementError as exc:
         raise CommandError(f"placement: {placement_failure(exc)}") from None
     except httpx.TransportError as exc:

@@ -37,16 +37,16 @@ def test_dry_run_json_carries_the_decision(fleet: Fleet, tmp_path: Path) -> None
     assert fleet.total_usage() == {"a": {}, "b": {}}
 
 
-def test_refusal_prints_the_explanation_before_the_error(fleet: Fleet, tmp_path: Path) -> None:
+def test_refusal_prints_the_explanation_after_the_error(fleet: Fleet, tmp_path: Path) -> None:
     result = _run("--vcpus", "6", "--memory-mb", "9000", *_where(tmp_path))
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
+        "error: no valid host: placement found no allocation candidates for the request (scheduler.no_valid_host)",
         "2 host(s); placement offered 0",
         "  unsuffixed group (MEMORY_MB:9000, VCPU:6): 0 fit; ruled out: amount 2 (MEMORY_MB 2)",
         "nearest misses:",
         "  a: MEMORY_MB: needs 9000, 8192 free",
         "  b: MEMORY_MB: needs 9000, 4096 free; VCPU: needs 6, 4 free",
-        "error: no valid host: placement found no allocation candidates for the request (scheduler.no_valid_host)",
     ]
 
 

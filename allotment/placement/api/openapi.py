@@ -311,11 +311,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "properties": {
                     "uuid": {"type": "string", "format": "uuid"},
                     "generation": {"type": "integer"},
-                    "parent_provider_uuid": {"type": ["string", "null"], "format": "uuid"},
+                    "parent_provider_uuid": {"type": ["string", "null"]},
                     "root_provider_uuid": {"type": "string", "format": "uuid"},
                     "inventories": {"type": "object", "additionalProperties": {
-                        "type": "array", "prefixItems": [{"type": "integer"}] * 5 + [{"type": "number"}],
-                        "minItems": 6, "maxItems": 6,
+                        "type": "array", "items": {"type": "number"}, "minItems": 6, "maxItems": 6,
                         "description": "[total, reserved, min_unit, max_unit, step_size, allocation_ratio]"}},
                     "usages": {"type": "object", "additionalProperties": {"type": "integer"}},
                     "traits": {"type": "array", "items": {"type": "string"}},
