@@ -36,6 +36,7 @@ COMMANDS: dict[str, LazyCommand] = {
                  "Simulate a fleet under a workload and compare scheduler configurations side by side."),
     "dashboard": ("allotment.cli.dashboard:dashboard",
                   "The dashboard: provider trees, usage heatmap, capacity per flavor and zone, decisions, simulations."),
+    "capacity": ("allotment.cli.capacity:capacity", "How many instances of a flavor fit right now, and where."),
     "bench": ("allotment.bench.cli:bench",
               "Benchmarks: allotment and upstream OpenStack Placement 16.0.0, side by side."),
 }

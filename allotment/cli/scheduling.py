@@ -22,6 +22,7 @@ from typing import Any
 import click
 import httpx
 
+from allotment.cli.decision import refusal, show_decision
 from allotment.cli.door import door_options, door_settings
 from allotment.cli.errors import coded, unreachable
 from allotment.cli.output import Output, output_options
@@ -150,7 +151,10 @@ def _show(result: dict[str, Any], out: Output) -> None:
     rows = [[instance, chosen["host"], chosen.get("nodename"), chosen.get("compute_node_uuid"),
              [_alternate(s) for s in alternates]]
             for instance, (chosen, *alternates) in zip(result["instance_uuids"], result["selections"], strict=True)]
-    out.listing(SELECTION_FIELDS, rows, title=f"reservation {result['reservation_id']}")
+    dry = "dry run, nothing claimed: " if result.get("dry_run") else ""
+    out.listing(SELECTION_FIELDS, rows, title=f"{dry}reservation {result['reservation_id']}")
+    if result.get("dry_run"):
+        show_decision(result, out)
     if out.fmt == "table":
         seconds = result.get("timings") or {}
         stages = [s for s in [*STAGES, *sorted(set(seconds) - set(STAGES))] if s in seconds]
@@ -161,16 +165,21 @@ def _show(result: dict[str, Any], out: Output) -> None:
 
 
 @contextlib.contextmanager
-def _failures(service: str, where: str) -> Iterator[None]:
+def _failures(service: str, where: str, out: Output | None = None) -> Iterator[None]:
     """What goes wrong while scheduling, as ``error: <detail> (<code>)`` on stderr and exit status 1.
 
     ``service`` at ``where``: what the command talks to, named when it cannot be reached.
+    A refusal's explanation follows the error line (``out``: JSON or YAML put it on stdout).
     """
     try:
         yield
     except SchedulerError as exc:
         label = kind_of(type(exc)).label  # the one table of scheduler errors
-        raise coded(f"{label}: {exc.reason}" if label else exc.detail, exc.code) from None
+        error = coded(f"{label}: {exc.reason}" if label else exc.detail, exc.code)
+        explanation = getattr(exc, "explanation", None)
+        if out is not None and explanation:
+            raise refusal(error, explanation, out) from None
+        raise error from None
     except PlacementError as exc:
         raise CommandError(f"placement: {placement_failure(exc)}") from None
     except httpx.TransportError as exc:
@@ -189,24 +198,27 @@ def _hide_password(url: str) -> str:
     return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", url)
 
 
-def _schedule_here(spec: RequestSpec, alternates: bool, config: SchedulerConfig) -> dict[str, Any]:
+def _schedule_here(spec: RequestSpec, alternates: bool, config: SchedulerConfig, dry_run: bool = False,
+                   out: Output | None = None) -> dict[str, Any]:
     """Run the scheduler in this process; the result as ``ScheduleResult.to_dict()``."""
     session = Session(url=config.placement_url or DEFAULT_URL, db=config.placement_db)
     registry = _open_registry(config)
     try:
-        with _failures("placement", session.target):
+        with _failures("placement", session.target, out):
             return Scheduler(session.client, registry, config).select_destinations(
-                spec, return_alternates=alternates).to_dict()
+                spec, return_alternates=alternates, dry_run=dry_run).to_dict()
     finally:
         registry.close()
         session.close()
 
 
-def _schedule_remote(spec: RequestSpec, alternates: bool, url: str) -> dict[str, Any]:
+def _schedule_remote(spec: RequestSpec, alternates: bool, url: str, dry_run: bool = False,
+                     out: Output | None = None) -> dict[str, Any]:
     """Ask the scheduler service at ``url`` (``POST /select_destinations``)."""
     # The client raises the scheduler's own exceptions (by the answer's code), shown as here.
-    with _failures("the scheduler", url), connect_scheduler(url) as client:
-        answer: dict[str, Any] = client.select_destinations(spec.to_dict(), return_alternates=alternates)
+    with _failures("the scheduler", url, out), connect_scheduler(url) as client:
+        answer: dict[str, Any] = client.select_destinations(spec.to_dict(), return_alternates=alternates,
+                                                            dry_run=dry_run)
     return answer
 
 
@@ -251,6 +263,8 @@ _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(
 @click.option("--spec", "spec_file", default=None, type=click.Path(dir_okay=False),
               help="A RequestSpec JSON file instead of the flavor and image options.")
 @click.option("--no-alternates", is_flag=True, help="Only the chosen host per instance.")
+@click.option("--dry-run", is_flag=True,
+              help="Decide without claiming or recording anything; show the weights per weigher.")
 @output_options(*SELECTION_FIELDS)
 @_placement_options
 @_registry_option
@@ -258,7 +272,8 @@ _CONFIG = click.option("--config", "config_file", default=None, type=click.Path(
               help="Ask this scheduler service instead of scheduling here (env ALLOTMENT_SCHEDULER_URL).")
 @_CONFIG
 @click.pass_context
-def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, out: Output, placement_url: str | None,
+def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, dry_run: bool, out: Output,
+             placement_url: str | None,
              placement_db: str | None, db: str | None, scheduler_url: str | None, config_file: str | None,
              **flags: Any) -> None:
     """Place instances: claim a host for each (plus alternates) and show where they went.
@@ -266,8 +281,10 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, out
     The flavor comes from --vcpus and --memory-mb (and the other flavor options), or the
     whole request from --spec FILE. Prints per instance the chosen host, its node and root
     provider and the alternates, then the time each stage took (-f json or yaml: the whole
-    result). When nothing fits: "error: no valid host: <reason> (scheduler.no_valid_host)"
-    and exit status 1.
+    result). --dry-run: the same decision with nothing claimed, plus per instance the best
+    hosts' weights per weigher. When nothing fits: what ruled the hosts out (per request
+    group, per filter, the nearest misses), then "error: no valid host: <reason>
+    (scheduler.no_valid_host)" and exit status 1.
     """
     if spec_file is not None:
         extra = [name for name in _SPEC_FLAGS if _given(ctx, name)]
@@ -283,10 +300,10 @@ def schedule(ctx: click.Context, spec_file: str | None, no_alternates: bool, out
         if local:
             raise click.UsageError(f"--scheduler-url asks a service that has its own placement, registry and "
                                    f"configuration; leave out {_flag(ctx, local[0])}")
-        result = _schedule_remote(spec, not no_alternates, scheduler_url)
+        result = _schedule_remote(spec, not no_alternates, scheduler_url, dry_run, out)
     else:
         config = _load_config(ctx, config_file, db, placement_url, placement_db)
-        result = _schedule_here(spec, not no_alternates, config)
+        result = _schedule_here(spec, not no_alternates, config, dry_run, out)
     _show(result, out)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import orjson
 
-from allotment.client.errors import from_response
+from allotment.client.errors import NotFound, from_response
 from allotment.client.models import Allocations, Inventory, Provider
 from allotment.infra.logs import current_request_ids
 from allotment.infra.request_ids import GLOBAL_REQUEST_ID_HEADER
@@ -210,6 +210,34 @@ class PlacementClient:
     def allocation_candidates(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, Any]:
         """GET /allocation_candidates with the query as the API spells it (resources, required1, ...)."""
         return dict(self.request("GET", "/allocation_candidates", params=params))
+
+    def provider_graph(self) -> list[dict[str, Any]]:
+        """Every provider with inventories, usages, traits, aggregates and tree links (``GET /provider_graph``).
+
+        Inventories are ``[total, reserved, min_unit, max_unit, step_size, allocation_ratio]`` per class.
+
+        That route is allotment's extension; against a server without it (upstream Placement:
+        404) the same entries are read through the standard routes, four requests per provider.
+        """
+        try:
+            return list(self.request("GET", "/provider_graph")["providers"])
+        except NotFound:
+            return self.provider_graph_from_standard_routes()
+
+    def provider_graph_from_standard_routes(self) -> list[dict[str, Any]]:
+        """``provider_graph()``'s entries read through upstream Placement's routes (slow: 4 requests a provider)."""
+        out = []
+        for p in self.list_providers():
+            _, inventories = self.get_inventories(p.uuid)
+            out.append({
+                "uuid": p.uuid, "generation": p.generation, "parent_provider_uuid": p.parent_provider_uuid,
+                "root_provider_uuid": p.root_provider_uuid or p.uuid,
+                "inventories": {rc: [inv.total, inv.reserved, inv.min_unit, inv.max_unit, inv.step_size,
+                                     inv.allocation_ratio] for rc, inv in inventories.items()},
+                "usages": {rc: n for rc, n in self.provider_usages(p.uuid).items() if n},
+                "traits": self.get_provider_traits(p.uuid)[1], "aggregates": self.get_aggregates(p.uuid)[1],
+            })
+        return out
 
     def reshape(self, inventories: Mapping[str, tuple[int, Mapping[str, Inventory]]],
                 allocations: Mapping[str, Allocations]) -> None:

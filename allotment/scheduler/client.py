@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
-from allotment.scheduler.errors import SchedulerError, ServerError, from_answer
+from allotment.scheduler.errors import NoValidHost, SchedulerError, ServerError, from_answer
 from allotment.scheduler.registry.models import Aggregate, Group, Host, Instance
 
 __all__ = ["SchedulerClient", "ServerError", "connect", "direct"]
@@ -30,13 +30,16 @@ _UNSET: Any = object()
 
 
 def _error(resp: httpx.Response) -> SchedulerError:
-    detail, code = resp.text[:500], None
+    detail, code, explanation = resp.text[:500], None, None
     try:
         first = resp.json()["errors"][0]
-        detail, code = str(first.get("detail", "")), first.get("code")
-    except (ValueError, KeyError, IndexError, TypeError):
+        detail, code, explanation = str(first.get("detail", "")), first.get("code"), first.get("explanation")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         pass
-    return from_answer(resp.status_code, code, detail)
+    exc = from_answer(resp.status_code, code, detail)
+    if isinstance(exc, NoValidHost) and isinstance(explanation, dict):
+        exc.explanation = explanation
+    return exc
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -86,9 +89,11 @@ class SchedulerClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, json: Any = None, params: Mapping[str, str] | None = None) -> Any:
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: Mapping[str, str] | Sequence[tuple[str, str]] | None = None) -> Any:
         """One call: the decoded JSON body (None when empty), or the scheduler's exception for the error."""
-        resp = self.http.request(method, path, json=json, params=params)
+        query = params if params is None or isinstance(params, Mapping) else tuple(params)
+        resp = self.http.request(method, path, json=json, params=query)
         if resp.status_code >= 400:
             raise _error(resp)
         return resp.json() if resp.content else None
@@ -101,10 +106,17 @@ class SchedulerClient:
 
     # ---- scheduling ----------------------------------------------------------------------
 
-    def select_destinations(self, request_spec: Mapping[str, Any], *, return_alternates: bool = True) -> Any:
+    def select_destinations(self, request_spec: Mapping[str, Any], *, return_alternates: bool = True,
+                            dry_run: bool = False) -> Any:
         """POST /select_destinations: the result as ``ScheduleResult.to_dict()`` gives it."""
-        body = {"request_spec": dict(request_spec), "return_alternates": return_alternates}
+        body: dict[str, Any] = {"request_spec": dict(request_spec), "return_alternates": return_alternates}
+        if dry_run:
+            body["dry_run"] = True
         return self.request("POST", "/select_destinations", json=body)
+
+    def capacity(self, params: Mapping[str, str] | Sequence[tuple[str, str]]) -> Any:
+        """GET /capacity: how many instances of a flavor fit, in total and per group."""
+        return self.request("GET", "/capacity", params=params)
 
     # ---- hosts ---------------------------------------------------------------------------
 

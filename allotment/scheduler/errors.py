@@ -8,6 +8,7 @@ The REST API answers with ``answer_for(exc)``; the CLI prints ``label`` and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "KINDS",
@@ -86,6 +87,8 @@ class NoValidHost(SchedulerError):
     def __init__(self, reason: str, code: str | None = None) -> None:
         super().__init__(f"{self.PREFIX} {reason}".strip(), code)
         self._reason = reason
+        # What ruled the hosts out, structured (allotment.scheduler.cycle.explain); None when not built.
+        self.explanation: dict[str, Any] | None = None
 
     @property
     def reason(self) -> str:

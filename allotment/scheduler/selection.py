@@ -51,6 +51,10 @@ class ScheduleResult:
     timings: dict[str, float]  # seconds, keys TIMING_KEYS
     # Set for a move: the consumer holding the source allocations until confirm or revert.
     migration_uuid: str | None = None
+    # A dry run: nothing was claimed or recorded; ``decision`` says, per instance, what the
+    # filters removed and how the best hosts weighed (per weigher).
+    dry_run: bool = False
+    decision: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def hosts(self) -> list[str]:
@@ -66,4 +70,7 @@ class ScheduleResult:
         }
         if self.migration_uuid is not None:
             out["migration_uuid"] = self.migration_uuid
+        if self.dry_run:
+            out["dry_run"] = True
+            out["decision"] = self.decision
         return out

@@ -20,6 +20,7 @@ from typing import Any
 
 from allotment.client import NotFound, PlacementClient
 from allotment.scheduler import metrics, moves
+from allotment.scheduler.capacity import CapacityAnswer, count_capacity
 from allotment.scheduler.claims import delete_claim
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.cycle.run import run_cycle
@@ -29,6 +30,7 @@ from allotment.scheduler.errors import InvalidInput, InvalidRequestSpec, MoveErr
 from allotment.scheduler.errors import NotFound as RegistryNotFound
 from allotment.scheduler.placement_query import PLACEMENT_MICROVERSION
 from allotment.scheduler.plugins import load_filters, load_weighers
+from allotment.scheduler.provider_graph import GraphCache
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.registry.instances import check_fields
 from allotment.scheduler.selection import ScheduleResult, Selection
@@ -56,22 +58,40 @@ class Scheduler:
         self.weighers = load_weighers(config)
         self._once_per_request = frozenset(f.name() for f in self.filters if f.run_filter_once_per_request)
         self.decisions = DecisionLog(max(config.decision_log_size, 1))
+        self._graphs = GraphCache()  # explanations and capacity counts read placement's whole graph
 
     # ---- boots ------------------------------------------------------------------------------
 
-    def select_destinations(self, spec: RequestSpec, *, return_alternates: bool = True) -> ScheduleResult:
+    def select_destinations(self, spec: RequestSpec, *, return_alternates: bool = True,
+                            dry_run: bool = False) -> ScheduleResult:
         """Claim a host for every instance of ``spec``; per instance the claimed host, then alternates.
 
+        ``dry_run``: decide the same way but claim nothing and write nothing to the registry;
+        the result carries the decision (filters' counts, weights per weigher).
         Raises InvalidRequestSpec or FilterError (bad request), NoValidHost (nothing claimed
-        is left behind), ConsumerInUse (an instance uuid already holds allocations).
+        is left behind; ``explanation`` says what ruled the hosts out), ConsumerInUse (an
+        instance uuid already holds allocations).
         """
         _check_spec(spec)
         state = self._state(spec, return_alternates=return_alternates, move=None)
+        state.dry_run = dry_run
         result = self._run("boot", state)
-        LOG.info("select_destinations %s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
-                 state.reservation, len(state.instance_uuids), ",".join(state.instance_uuids), len(state.hosts),
+        LOG.info("select_destinations %s%s: %d instance(s) %s, %d host(s) considered, chosen %s, %.1f ms",
+                 state.reservation, " (dry run)" if dry_run else "", len(state.instance_uuids),
+                 ",".join(state.instance_uuids), len(state.hosts),
                  ",".join(p.host.host for p in state.placed), state.timings["total"] * 1000)
         return result
+
+    def capacity(self, spec: RequestSpec, *, by: str | None = None) -> CapacityAnswer:
+        """How many instances like one of ``spec``'s fit now, in total and grouped ``by`` az, aggregate, cell or host."""
+        _check_spec(spec)
+        try:
+            return count_capacity(self.placement, self.registry, self.config, self.filters, spec, by=by,
+                                  graphs=self._graphs)
+        except ValueError as exc:
+            if isinstance(exc, InvalidRequestSpec):
+                raise
+            raise InvalidRequestSpec(str(exc)) from None
 
     def release(self, result: ScheduleResult) -> None:
         """Drop what ``result`` claimed (the caller gave up): allocations, registry records, memberships.
@@ -201,7 +221,8 @@ class Scheduler:
 
     def _context(self) -> Context:
         return Context(placement=self.placement, registry=self.registry, config=self.config, rng=self.rng,
-                       filters=self.filters, weighers=self.weighers, once_per_request=self._once_per_request)
+                       filters=self.filters, weighers=self.weighers, once_per_request=self._once_per_request,
+                       graphs=self._graphs)
 
     def _state(self, spec: RequestSpec, *, return_alternates: bool, move: Move | None) -> CycleState:
         """The request's state; ``spec`` is already validated."""

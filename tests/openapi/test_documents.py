@@ -18,7 +18,7 @@ from allotment.placement.api.routes import ROUTES
 from allotment.scheduler.api import openapi as scheduler_openapi
 from allotment.scheduler.api.app import create_app
 from tests.openapi.exchanges import PLACEMENT_DOC, SCHEDULER_DOC, check_records, read_records
-from tests.scheduler.fleet import add_ram_graded_hosts, boot_spec, open_fleet
+from tests.scheduler.fleet import add_ram_graded_hosts, boot_spec, flavor, open_fleet
 
 REGENERATE = "regenerate with: python -m allotment.{}.api.openapi docs/openapi/{}.json"
 
@@ -114,6 +114,10 @@ def _scheduler_scenario(api: httpx.Client, provider: str) -> None:
     ok(api.delete("/hosts/d"), 204)
     chosen = ok(api.post("/select_destinations", json={"request_spec": boot_spec().to_dict()}), 200)
     ok(api.post("/select_destinations", json={"request_spec": {"flavor": {"name": "x"}}}), 400)
+    ok(api.post("/select_destinations", json={"request_spec": boot_spec().to_dict(), "dry_run": True}), 200)
+    ok(api.post("/select_destinations", json={"request_spec": boot_spec(flavor(vcpus=64)).to_dict()}), 409)
+    ok(api.get("/capacity", params={"vcpus": 1, "memory_mb": 512, "by": "az"}), 200)
+    ok(api.get("/capacity", params={"vcpus": 1}), 400)
     spec = boot_spec(instance_uuids=chosen["instance_uuids"]).to_dict()
     migration = str(uuidlib.uuid4())
     ok(api.post("/migrations", json={"request_spec": spec, "migration_uuid": migration}), 200)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, boot, claim, explode, load, nested, numa, schedule
+from allotment.bench.workloads import ac, boot, capacity, claim, explode, load, nested, numa, schedule
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = [
@@ -31,6 +31,7 @@ REGISTRY: dict[str, Workload] = {
         schedule.WORKLOAD,
         numa.WORKLOAD,
         boot.WORKLOAD,
+        capacity.WORKLOAD,
     )
 }
 

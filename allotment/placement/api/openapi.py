@@ -301,6 +301,29 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
               ("1.38", None, reshaper.RESHAPER_1_38)],
         errors=_WRITE,
     ),
+    ("/provider_graph", "GET"): Operation(
+        "The whole provider graph (allotment's extension)", {200: _since(_ALWAYS, {
+            "type": "object", "required": ["providers"], "additionalProperties": False,
+            "properties": {"providers": {"type": "array", "items": {
+                "type": "object", "additionalProperties": False,
+                "required": ["uuid", "generation", "parent_provider_uuid", "root_provider_uuid", "inventories",
+                             "usages", "traits", "aggregates"],
+                "properties": {
+                    "uuid": {"type": "string", "format": "uuid"},
+                    "generation": {"type": "integer"},
+                    "parent_provider_uuid": {"type": ["string", "null"]},
+                    "root_provider_uuid": {"type": "string", "format": "uuid"},
+                    "inventories": {"type": "object", "additionalProperties": {
+                        "type": "array", "items": {"type": "number"}, "minItems": 6, "maxItems": 6,
+                        "description": "[total, reserved, min_unit, max_unit, step_size, allocation_ratio]"}},
+                    "usages": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "traits": {"type": "array", "items": {"type": "string"}},
+                    "aggregates": {"type": "array", "items": {"type": "string", "format": "uuid"}},
+                }}}}})}, errors=(400, 401, 403, 406),
+        description="allotment's own route (upstream Placement has none): every provider with its inventories "
+                    "(all capacity rules), usages, traits, aggregates and tree links, in one answer. Used by the "
+                    "scheduler to explain refusals and count capacity; policy placement:provider_graph:show.",
+    ),
     ("/allocation_candidates", "GET"): Operation(
         "Allocation candidates for a request",
         {200: [("1.10", "1.11", _shape("AllocationCandidates_1_10")),

@@ -59,6 +59,7 @@ def _rules() -> list[Rule]:
     out.append(Rule("placement:resource_providers:usages", _ADMIN_OR_SERVICE))
     out.append(Rule("placement:usages", "rule:admin_or_project_reader_or_service_api"))
     out.append(Rule("placement:reshaper:reshape", "rule:service_api"))
+    out.append(Rule("placement:provider_graph:show", _ADMIN_OR_SERVICE))  # allotment's extension route
     return out
 
 

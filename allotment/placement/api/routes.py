@@ -9,6 +9,7 @@ from allotment.placement.api.handlers import (
     allocation,
     allocation_candidate,
     inventory,
+    provider_graph,
     reshaper,
     resource_class,
     resource_provider,
@@ -78,4 +79,6 @@ ROUTES: dict[str, dict[str, Callable[[Request], Response]]] = {
     "/usages": {"GET": usage.get_total_usages},
     "/reshaper": {"POST": reshaper.reshape},
     "/allocation_candidates": {"GET": allocation_candidate.list_allocation_candidates},
+    # allotment's own extension (handlers/provider_graph.py): not an upstream route.
+    "/provider_graph": {"GET": provider_graph.show_provider_graph},
 }

@@ -31,10 +31,14 @@ class ApiError(Exception):
 
 
 def _render(req: falcon.Request, resp: falcon.Response, status: int, detail: str, code: str,
-            headers: Any = None) -> None:
+            headers: Any = None, explanation: Any = None) -> None:
     title = http.HTTPStatus(status).phrase
     request_id = getattr(req.context, "request_id", None)
-    body = {"errors": [{"status": status, "title": title, "detail": detail, "code": code, "request_id": request_id}]}
+    error: dict[str, Any] = {"status": status, "title": title, "detail": detail, "code": code,
+                             "request_id": request_id}
+    if explanation is not None:  # a refusal's reasons, structured (scheduler.cycle.explain)
+        error["explanation"] = explanation
+    body = {"errors": [error]}
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = orjson.dumps(body)
@@ -46,7 +50,7 @@ def _scheduler_error(req: falcon.Request, resp: falcon.Response, ex: SchedulerEr
     answer = answer_for(ex)  # status and code from the one table, allotment.scheduler.errors.KINDS
     if answer.status >= 500:  # placement unreachable and the like: the operator needs the why
         LOG.error("%s %s answered %d: %s", req.method, req.path, answer.status, answer.detail, exc_info=ex)
-    _render(req, resp, answer.status, answer.detail, answer.code)
+    _render(req, resp, answer.status, answer.detail, answer.code, explanation=getattr(ex, "explanation", None))
 
 
 def _api_error(req: falcon.Request, resp: falcon.Response, ex: ApiError, params: dict[str, Any]) -> None:

@@ -28,7 +28,7 @@ from allotment.infra.openapi import (
 )
 from allotment.scheduler import spec_schema
 from allotment.scheduler.api import schemas
-from allotment.scheduler.api.resources import scheduling
+from allotment.scheduler.api.resources import capacity, scheduling
 from allotment.scheduler.api.routes import routes
 from allotment.scheduler.selection import TIMING_KEYS
 
@@ -90,6 +90,20 @@ SHAPES: dict[str, dict[str, Any]] = {
             },
             "timings": _object({k: {"type": "number"} for k in TIMING_KEYS}),
             "migration_uuid": {"type": "string", "description": "For a move only."},
+            "dry_run": {"type": "boolean", "description": "Present (true) for a dry run: nothing was claimed."},
+            "decision": {
+                "type": "array",
+                "description": "A dry run's decision per instance: the filters' counts, then the best hosts "
+                               "with their weight and its share per weigher.",
+                "items": _object({
+                    "instance": _STR, "host": _STR,
+                    "filters": {"type": "array", "items": _object({
+                        "filter": _STR, "before": _INT, "after": _INT, "removed": _INT})},
+                    "hosts": {"type": "array", "items": _object({
+                        "host": _STR, "weight": {"type": "number"},
+                        "weights": {"type": "object", "additionalProperties": {"type": "number"}}})},
+                }),
+            },
         },
         "required": ["reservation_id", "instance_uuids", "selections", "timings"],
         "additionalProperties": False,
@@ -102,6 +116,20 @@ SHAPES: dict[str, dict[str, Any]] = {
         "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}},
     }),
     "Decisions": _list_of("decisions", "Decision"),
+    "Capacity": _object({
+        "total": _INT, "by": _NSTR,
+        "groups": {"type": "array", "items": _object({"key": _STR, "instances": _INT, "hosts": _INT}),
+                   "description": "Per availability zone, aggregate, cell or host (by): instances that fit and "
+                                  "the hosts they fit on."},
+        "hosts": _INT, "fitting_hosts": _INT,
+        "excluded": _object({"filters": {"type": "object", "additionalProperties": _INT},
+                             "placement": {"type": "object", "additionalProperties": _INT},
+                             "unregistered_trees": _INT}),
+        "exact": {"type": "boolean", "description": "False when the groups compete for providers and the "
+                                                   "count was made by placing greedily."},
+        "query": {"type": "array", "items": _STRS, "description": "The placement query the flavor makes."},
+        "timings": {"type": "object", "additionalProperties": {"type": "number"}},
+    }),
     "Hosts": _list_of("hosts", "Host"),
     "Aggregates": _list_of("aggregates", "Aggregate"),
     "ServerGroups": _list_of("server_groups", "ServerGroup"),
@@ -171,6 +199,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("/migrations/{uuid}/revert", "POST"): Operation("Revert a move", {204: None}, scheduling.FINISH, _SCHED),
     ("/decisions", "GET"): Operation("This worker's recent decisions with their reasons, newest first",
                                      {200: "Decisions"}, errors=(400,), query=("limit", "outcome")),
+    ("/capacity", "GET"): Operation("How many instances of a flavor fit now", {200: "Capacity"},
+                                    errors=(400, 502, 503), query=capacity.PARAMETERS),
 }
 
 
@@ -229,6 +259,9 @@ def build() -> dict[str, Any]:
     }
     statuses = sorted({s for op in OPERATIONS.values() for s in op.errors})
     error_item = deepcopy(ERROR_ITEM)
+    error_item["properties"]["explanation"] = {
+        "type": "object", "description": "scheduler.no_valid_host only: what ruled the hosts out, per request "
+                                         "group and filter, and the nearest misses."}
     error_item["required"] = ["status", "title", "detail", "code", "request_id"]
     error_item["additionalProperties"] = False
     return {

@@ -30,7 +30,23 @@ def result(ctx: Context, state: CycleState) -> ScheduleResult:
         rows.append(row)
     return ScheduleResult(reservation_id=state.reservation, selections=rows,
                           instance_uuids=list(state.instance_uuids), timings=state.timings,
-                          migration_uuid=state.move.migration if state.move else None)
+                          migration_uuid=state.move.migration if state.move else None,
+                          dry_run=state.dry_run, decision=_decision(state) if state.dry_run else [])
+
+
+def _decision(state: CycleState) -> list[dict[str, Any]]:
+    """Per instance of a dry run: the filters' counts, then the best hosts with their weights per weigher."""
+    out = []
+    for i, p in enumerate(state.placed):
+        weights = state.weights[i] if i < len(state.weights) else []
+        removed = state.filter_runs[i] if i < len(state.filter_runs) else []
+        out.append({
+            "instance": p.instance,
+            "host": p.host.host,
+            "filters": [{"filter": n, "before": b, "after": a, "removed": b - a} for n, b, a in removed],
+            "hosts": weights,
+        })
+    return out
 
 
 def _selection(ctx: Context, host: HostState, request: dict[str, Any]) -> Selection:

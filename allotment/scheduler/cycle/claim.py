@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from allotment.client import BadRequest, Conflict, NotFound
 from allotment.scheduler import metrics
 from allotment.scheduler.claims import claim, delete_claim, is_consumer_conflict
+from allotment.scheduler.cycle import dry_run
 from allotment.scheduler.cycle.state import Context, CycleState, Move, Placed
 from allotment.scheduler.errors import ConsumerInUse, GroupPolicyViolation, InvalidInput, TopologyClaimFailed
 from allotment.scheduler.host_state import HostState, InstanceInfo
@@ -36,7 +37,8 @@ def claim_first(ctx: Context, state: CycleState, index: int, ordered: Sequence[H
     for host in ordered:
         if host.uuid in state.refused:
             continue
-        chosen = _claim_on(ctx, state, state.instance_uuids[index], host)
+        instance = state.instance_uuids[index]
+        chosen = dry_run.decide_on(state, instance, host) if state.dry_run else _claim_on(ctx, state, instance, host)
         if chosen is not None:
             return chosen
         state.refused.add(host.uuid)
@@ -132,7 +134,7 @@ def _join_group(ctx: Context, state: CycleState, chosen: Placed) -> None:
 def consume(ctx: Context, state: CycleState, chosen: Placed) -> None:
     """Record the placed instance (boots) and let the later instances of the request see it."""
     host, fields = chosen.host, state.fields
-    if state.move is None:  # a moving instance stays recorded on its source until confirm
+    if state.move is None and not state.dry_run:  # a moving instance stays recorded on its source until confirm
         _, chosen.recorded = ctx.registry.record_instance(chosen.instance, host.host, **fields)
     info = InstanceInfo(uuid=chosen.instance, flavor_name=fields["flavor_name"], vcpus=fields["vcpus"],
                         memory_mb=fields["memory_mb"], root_gb=fields["root_gb"], project_id=fields["project_id"],

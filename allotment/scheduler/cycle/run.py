@@ -7,7 +7,7 @@ instance record this request made is removed again.
 
 from __future__ import annotations
 
-from allotment.scheduler.cycle import answer, claim, hosts, prefilter, query, select
+from allotment.scheduler.cycle import answer, claim, dry_run, explain, hosts, prefilter, query, select
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
 from allotment.scheduler.host_state import HostState
@@ -17,6 +17,14 @@ __all__ = ["run_cycle"]
 
 
 def run_cycle(ctx: Context, state: CycleState) -> ScheduleResult:
+    try:
+        return _run(ctx, state)
+    except NoValidHost as exc:
+        explain.attach(ctx, state, exc)  # only on the refusal path: a placed request pays nothing for it
+        raise
+
+
+def _run(ctx: Context, state: CycleState) -> ScheduleResult:
     prefilter.run(ctx, state)
     state.lap("request_filters")
     query.run(ctx, state)
@@ -28,7 +36,8 @@ def run_cycle(ctx: Context, state: CycleState) -> ScheduleResult:
         if state.move is not None:
             claim.mark_moving(ctx, state.move, state.placed[0].host.host, state.fields)
     except BaseException:
-        claim.undo(ctx, state)
+        if not state.dry_run:
+            claim.undo(ctx, state)
         raise
     state.lap("claim")
     out = answer.result(ctx, state)
@@ -44,6 +53,8 @@ def _place_each(ctx: Context, state: CycleState) -> None:
         passed = select.filter_hosts(ctx, state, index, current, spec)
         state.lap("filtering")
         ordered = select.weigh(ctx, passed, spec)
+        if state.dry_run:
+            state.weights.append(dry_run.weights_by_weigher(ctx, ordered, spec))
         state.lap("weighing")
         chosen = claim.claim_first(ctx, state, index, ordered)
         if chosen is None:

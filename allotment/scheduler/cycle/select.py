@@ -25,9 +25,12 @@ def filter_hosts(ctx: Context, state: CycleState, index: int, current: list[Host
     result = FilterResult(narrowed) if forced else run_filters(ctx.filters, narrowed, spec, first_instance=index == 0)
     if index == 0:
         state.once = [r for r in result.removed if r[0] in ctx.once_per_request]
+    if state.dry_run:
+        state.filter_runs.append(result.removed)
     if not result.hosts:
         # Later instances do not rerun the once-per-request filters: say what they removed first.
         shown = result if index == 0 else FilterResult(result.hosts, state.once + result.removed)
+        state.refusing_filters = shown.removed
         raise NoValidHost(_filter_reason(shown, narrowed, index, len(state.instance_uuids)))
     return result.hosts
 

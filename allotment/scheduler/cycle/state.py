@@ -19,6 +19,7 @@ from allotment.scheduler.claims import Ledger
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostFilter, HostWeigher
+from allotment.scheduler.provider_graph import GraphCache
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.request_filters import Constraints
 from allotment.scheduler.selection import TIMING_KEYS
@@ -39,6 +40,7 @@ class Context:
     filters: list[HostFilter]
     weighers: list[HostWeigher]
     once_per_request: frozenset[str]  # names of the filters only the first instance runs
+    graphs: GraphCache | None = None  # placement's provider graph between explanations
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,10 @@ class CycleState:
     ranked: list[list[HostState]] = field(default_factory=list)  # per instance, its hosts best first
     refused: set[str] = field(default_factory=set)  # roots whose claim failed in this call
     once: list[tuple[str, int, int]] = field(default_factory=list)  # what once-per-request filters removed
+    refusing_filters: list[tuple[str, int, int]] = field(default_factory=list)  # the run that left no host
+    dry_run: bool = False  # decide only: nothing claimed in placement, nothing written to the registry
+    weights: list[list[dict[str, Any]]] = field(default_factory=list)  # dry run: per instance, hosts' weights
+    filter_runs: list[list[tuple[str, int, int]]] = field(default_factory=list)  # dry run: per instance
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMING_KEYS, 0.0))
     started: float = field(default_factory=perf_counter)
     _last: float = field(default_factory=perf_counter)

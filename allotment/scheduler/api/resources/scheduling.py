@@ -1,6 +1,7 @@
 """The scheduler's decisions over HTTP: POST /select_destinations and the /migrations routes.
 
-    POST /select_destinations         {"request_spec": {...}, "return_alternates": true}  -> 200 the result
+    POST /select_destinations         {"request_spec": {...}, "return_alternates": true,
+                                       "dry_run": false}                                  -> 200 the result
     POST /migrations                  {"request_spec": {...}, "migration_uuid": "..."}    -> 200 the result
     POST /migrations/{uuid}/confirm   {"instance_uuid": "..."}                            -> 204
     POST /migrations/{uuid}/revert    {"instance_uuid": "..."}                            -> 204
@@ -33,7 +34,8 @@ __all__ = ["routes"]
 _UUID = {"type": "string", "maxLength": 36}
 SELECT = {
     "type": "object",
-    "properties": {"request_spec": {"type": "object"}, "return_alternates": {"type": "boolean"}},
+    "properties": {"request_spec": {"type": "object"}, "return_alternates": {"type": "boolean"},
+                   "dry_run": {"type": "boolean"}},
     "required": ["request_spec"],
     "additionalProperties": False,
 }
@@ -52,7 +54,7 @@ FINISH = {
 
 
 @contextlib.contextmanager
-def _answers() -> Iterator[None]:
+def answers() -> Iterator[None]:
     """Placement failing, as API errors (the scheduler's own exceptions have their handler in ``api.errors``)."""
     try:
         yield
@@ -77,8 +79,9 @@ class SelectDestinations:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = read_json(req, SELECT)
         spec = _spec(body["request_spec"])
-        with _answers():
-            result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True))
+        with answers():
+            result = self.scheduler.select_destinations(spec, return_alternates=body.get("return_alternates", True),
+                                                        dry_run=body.get("dry_run", False))
         write_json(resp, result.to_dict())
 
 
@@ -90,7 +93,7 @@ class Migrations:
         body = read_json(req, MOVE)
         migration = uuid_param(body["migration_uuid"], "migration uuid")
         spec = _spec(body["request_spec"])
-        with _answers():
+        with answers():
             result = self.scheduler.schedule_move(spec, migration_uuid=migration)
         write_json(resp, result.to_dict())
 
@@ -105,7 +108,7 @@ class FinishMigration:
     def on_post(self, req: falcon.Request, resp: falcon.Response, uuid: str) -> None:
         migration = uuid_param(uuid, "migration uuid")
         instance = uuid_param(read_json(req, FINISH)["instance_uuid"], "instance uuid")
-        with _answers():
+        with answers():
             if self.action == "confirm":
                 self.scheduler.confirm_move(instance, migration)
             else:
@@ -138,10 +141,13 @@ class Decisions:
 
 def routes(scheduler: Scheduler) -> list[tuple[str, object]]:
     """(URI template, resource) pairs, for ``create_app(..., scheduler=...)``."""
+    from allotment.scheduler.api.resources import capacity  # it uses this module's ``answers``
+
     return [
         ("/select_destinations", SelectDestinations(scheduler)),
         ("/migrations", Migrations(scheduler)),
         ("/migrations/{uuid}/confirm", FinishMigration(scheduler, "confirm")),
         ("/migrations/{uuid}/revert", FinishMigration(scheduler, "revert")),
         ("/decisions", Decisions(scheduler)),
+        ("/capacity", capacity.Capacity(scheduler)),
     ]

@@ -1,0 +1,50 @@
+"""GET /provider_graph, allotment's extension route: every provider's inventories (with every capacity
+rule), usages, traits, aggregates and tree links in one answer, from the read model; admin only."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.usefixtures("store")
+
+MEMBER = {"x-auth-token": "bob:bob", "x-roles": "member"}
+
+
+def test_graph_holds_every_provider_with_its_rules_usage_traits_and_links(api: httpx.Client) -> None:
+    root, child, agg, consumer = (str(uuid.uuid4()) for _ in range(4))
+    assert api.post("/resource_providers", json={"name": "cn", "uuid": root}).status_code == 200
+    assert api.post("/resource_providers", json={"name": "numa", "uuid": child,
+                                                 "parent_provider_uuid": root}).status_code == 200
+    inventory = {"total": 64, "reserved": 4, "min_unit": 2, "max_unit": 16, "step_size": 2, "allocation_ratio": 1.5}
+    assert api.put(f"/resource_providers/{child}/inventories", json={
+        "resource_provider_generation": 0, "inventories": {"VCPU": inventory}}).status_code == 200
+    assert api.put(f"/resource_providers/{root}/traits", json={
+        "resource_provider_generation": 0, "traits": ["HW_CPU_X86_AVX2"]}).status_code == 200
+    assert api.put(f"/resource_providers/{root}/aggregates", json={
+        "resource_provider_generation": 1, "aggregates": [agg]}).status_code == 200
+    assert api.put(f"/allocations/{consumer}", json={
+        "allocations": {child: {"resources": {"VCPU": 4}}}, "project_id": "p", "user_id": "u",
+        "consumer_generation": None, "consumer_type": "INSTANCE"}).status_code == 204
+
+    resp = api.get("/provider_graph")
+    assert resp.status_code == 200, resp.text
+    graph = {p["uuid"]: p for p in resp.json()["providers"]}
+    assert graph[child] == {"uuid": child, "generation": 2, "parent_provider_uuid": root,
+                            "root_provider_uuid": root, "inventories": {"VCPU": [64, 4, 2, 16, 2, 1.5]},
+                            "usages": {"VCPU": 4}, "traits": [], "aggregates": []}
+    assert graph[root]["traits"] == ["HW_CPU_X86_AVX2"] and graph[root]["aggregates"] == [agg]
+    assert graph[root]["parent_provider_uuid"] is None and graph[root]["inventories"] == {}
+
+    # A later write is seen (the read model refreshes before answering).
+    assert api.delete(f"/allocations/{consumer}").status_code == 204
+    after = {p["uuid"]: p for p in api.get("/provider_graph").json()["providers"]}
+    assert after[child]["usages"] == {}
+
+
+def test_graph_is_for_admins_and_services_only(api: httpx.Client) -> None:
+    resp = api.get("/provider_graph", headers=MEMBER)
+    assert resp.status_code == 403
+    assert resp.json()["errors"][0]["code"] == "placement.undefined_code"
