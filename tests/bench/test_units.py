@@ -56,6 +56,7 @@ def test_latency_summary_is_in_milliseconds() -> None:
     assert s["p50_ms"] == pytest.approx(20.0)
     assert s["min_ms"] == pytest.approx(10.0)
     assert s["max_ms"] == pytest.approx(30.0)
+    assert s["p99_ms"] == pytest.approx(29.8)
     assert s["mean_ms"] == pytest.approx(20.0)
 
 

@@ -25,6 +25,7 @@ REGISTRY: dict[str, Workload] = {
         ac.WORKLOAD,
         ac.CONCURRENT_WORKLOAD,
         claim.WORKLOAD,
+        claim.CONC_WORKLOAD,
         claim.RACE_WORKLOAD,
         nested.WORKLOAD,
         explode.WORKLOAD,
