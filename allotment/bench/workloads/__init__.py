@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, claim, explode, load, nested, schedule
+from allotment.bench.workloads import ac, claim, cold, explode, load, nested, schedule
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = [
@@ -30,6 +30,7 @@ REGISTRY: dict[str, Workload] = {
         nested.WORKLOAD,
         explode.WORKLOAD,
         schedule.WORKLOAD,
+        cold.WORKLOAD,
     )
 }
 

@@ -181,7 +181,7 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 cur.execute(str(q.compile(dialect=dialect)))
-                return cur.fetchall()  # type: ignore[no-any-return]
+                return cur.fetchall()
             finally:
                 cur.close()
 
