@@ -28,7 +28,6 @@ import time
 
 from allotment.bench.http import Client, Recorder
 from allotment.bench.procstat import descendants, read_memory_kb
-from allotment.bench.seed import seed_load_providers
 from allotment.bench.servers import allotment_server
 from allotment.bench.stats import percentile
 from allotment.bench.workloads.ac import FILTERED
@@ -46,6 +45,8 @@ def _worker_rss_mb(root: int | None) -> list[float]:
 
 
 def run(ctx: Context) -> WorkloadResult:
+    from allotment.bench.seed import seed_load_providers  # it imports the workloads package: not at import time
+
     p = ctx.params
     if ctx.db_url is None:
         raise ValueError("cold needs the run's database (it cannot measure a server given by URL)")

@@ -129,7 +129,7 @@ class ProviderRecord:
         self.aggs: frozenset[str] = _EMPTY_NAMES
         self.sharing = False
         # Derived data, by key: the engine's fit verdicts (int keys), the handler's
-        # summary fragments (tuple keys). Dropped with the record.
+        # summary fragments (tuple keys), the model's shape id ("shape"). Dropped with the record.
         self.cache: dict[Any, Any] = {}
 
     def fits(self, rc: str, amount: int) -> bool:
@@ -425,6 +425,9 @@ class ReadModel:
         self._anchors_version = -1
         self.full_loads = 0  # counters, for tests and diagnostics
         self.partial_loads = 0
+        # Small ints for what a provider record holds (see ``shape_id``); searches use them under ``lock``.
+        self._shapes: dict[tuple[Any, ...], int] = {}
+        self._shapes_epoch = 0
 
     # ---- read access (call with ``lock`` held) ------------------------------------------
 
@@ -519,6 +522,36 @@ class ReadModel:
             with self.store.read() as conn:
                 known.update(conn.execute(sa.select(table.c.name).where(table.c.name.in_(unknown))).scalars())
         return known
+
+    def shape_id(self, rec: ProviderRecord) -> int:
+        """A small int equal for records that hold the same (inventory, usage, traits, aggregates, sharing).
+
+        Two trees whose members have equal shapes in the same places (parents
+        included) give the same candidates, position for position: the search
+        reuses one tree's answer for the others. Call with ``lock`` held. The
+        table is emptied when it outgrows the model (usages keep making new
+        shapes); ids cached on records carry the epoch they belong to.
+        """
+        cached = rec.cache.get("shape")
+        if cached is not None and cached[0] == self._shapes_epoch:
+            return cached[1]
+        content = (
+            tuple(sorted((rc, c.total, c.reserved, c.min_unit, c.max_unit, c.step_size, c.ratio)
+                         for rc, c in rec.inv.items())),
+            tuple(sorted(rec.used.items())),
+            rec.traits,
+            rec.aggs,
+            rec.sharing,
+        )
+        shapes = self._shapes
+        if len(shapes) > 2 * len(self._g.providers) + 1000:
+            shapes.clear()
+            self._shapes_epoch += 1
+        found = shapes.get(content)
+        if found is None:
+            found = shapes[content] = len(shapes)
+        rec.cache["shape"] = (self._shapes_epoch, found)
+        return found
 
     # ---- refresh -----------------------------------------------------------------------
 
