@@ -110,9 +110,10 @@ def test_cold_smoke_against_allotment(tmp_path: Path) -> None:
     assert cold["non_2xx"] == 0, _errors(doc, "allotment")
     assert cold["first_full.candidates"] == PROVIDERS
     assert cold["build_s"] is not None and cold["build_s"] < cold["ready_s"]
+    assert cold["build_cpu_s"] is not None and cold["build_cpu_s"] >= 0
     assert cold["first_ms"] > 0 and cold["limit10.p99_ms"] >= cold["limit10.p50_ms"] > 0
     assert cold["worker_rss_mb"] > 0 and cold["mb_per_100k"] is not None
-    assert [n for n, _ in run["workloads"]["cold"]["details"]["builds_logged"]].count(PROVIDERS) == 2  # each worker
+    assert [n for n, *_ in run["workloads"]["cold"]["details"]["builds_logged"]].count(PROVIDERS) == 2  # each worker
 
 
 def test_nested_smoke_against_allotment(tmp_path: Path) -> None:
