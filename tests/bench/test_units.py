@@ -74,8 +74,8 @@ def test_ratio_is_above_one_when_allotment_is_better() -> None:
 
 
 def test_registry_holds_every_planned_workload_ready() -> None:
-    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "race", "nested",
-                                                            "explode", "schedule"}
+    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "claim-conc", "race",
+                                                            "nested", "explode", "schedule", "cold"}
     assert [(w.name, measured) for w, measured in resolve(["schedule"])] == [("load", False), ("schedule", True)]
     with pytest.raises(ValueError, match="unknown"):
         resolve(["nope"])
