@@ -493,11 +493,16 @@ def test_explode_tree_and_expected_counts() -> None:
     assert explode.expected(4, numa=True) == 4 * 1680
     assert explode.expected(8, limit=10) == 10
     assert explode.vgpu_groups(2) == "resources1=VGPU:1&resources2=VGPU:1&group_policy=isolate"
+    # Shared GPUs: 8^k sequences, less those with more than 4 groups on one GPU (the engine counts 32,760 / 261,800).
+    assert [explode.expected(k, isolate=False) for k in range(1, 7)] == [8, 64, 512, 4096, 32760, 261800]
+    assert explode.expected(6, isolate=False, limit=1000) == 1000
     for query, k, numa, limit in explode.VARIANTS.values():
         assert query.count("=VGPU:1") == k and ("limit=" in query) == (limit is not None)
         assert ("resources_NUMA" in query) == numa
     assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is None} == {4, 8}
-    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is not None} == {4, 8}
+    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit == 10} == {4, 8}
+    assert {k for q, k, _, limit in explode.VARIANTS.values() if "group_policy=none" in q and limit == 1000} == set(
+        range(1, 7))
 
 
 def test_build_trees_creates_parents_first_and_retries_failed_steps() -> None:
