@@ -201,7 +201,7 @@ def _figures() -> tuple[Figure, ...]:
         *out,
         Figure("non_2xx", "", None, agg="sum", label="requests timed out, dropped or non-2xx"),
         Figure("limit_violations", "", None, agg="sum", label="answers longer than limit (must be 0)", show=True),
-        Figure("unexpected_counts", "", None, agg="sum", label="variants whose count differs from 8!/(8-k)!",
+        Figure("unexpected_counts", "", None, agg="sum", label="variants whose count differs from the topology's",
                show=True),
     )
 
