@@ -49,7 +49,7 @@ def list_workloads() -> None:
 @click.option("--repeat", "-r", default=1, show_default=True, help="Runs per target (fresh server each); medians.")
 @click.option("--seed", default=1, show_default=True, help="Seed for provider uuids and aggregate/trait choices.")
 @click.option("--requests", "requests_", default=20, show_default=True, help="Sequential requests per ac variant and per nested query.")
-@click.option("--conc-requests", default=500, show_default=True, help="Total requests of ac-conc.")
+@click.option("--conc-requests", default=500, show_default=True, help="Total requests of ac-conc, and claims of claim-conc.")
 @click.option("--claims", default=200, show_default=True, help="Sequential claims of claim.")
 @click.option("--race-writers", default=10, show_default=True, help="Concurrent writers of race.")
 @click.option("--race-claims", default=50, show_default=True, help="Claims per writer of race.")

@@ -75,7 +75,7 @@ def run_once(
     with contextlib.ExitStack() as stack:
         try:
             if target.url:
-                url, root = target.url.rstrip("/"), None
+                url, root, db_url = target.url.rstrip("/"), None, None
             else:
                 db_url = stack.enter_context(fresh_database(backend))
                 server = stack.enter_context(SERVERS[target.name](db_url, workers=workers))
@@ -86,7 +86,7 @@ def run_once(
         record["url"] = url
         record["server"] = server_info(url)
         sampler = ProcessSampler(root).start() if root is not None else None
-        ctx = Context(url=url, params=params, run_index=run_index, server_pid=root)
+        ctx = Context(url=url, params=params, run_index=run_index, server_pid=root, db_url=db_url, workers=workers)
         try:
             for workload, measured in for_target(workloads, target.name):
                 assert workload.run is not None

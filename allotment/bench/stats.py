@@ -32,11 +32,12 @@ def median(values: Sequence[float]) -> float:
 
 
 def summarize_latencies(seconds: Sequence[float]) -> dict[str, float]:
-    """p50 / p95 / mean / min / max of request durations, in milliseconds."""
+    """p50 / p95 / p99 / mean / min / max of request durations, in milliseconds."""
     ms = [s * 1000.0 for s in seconds]
     return {
         "p50_ms": percentile(ms, 50.0),
         "p95_ms": percentile(ms, 95.0),
+        "p99_ms": percentile(ms, 99.0),
         "mean_ms": sum(ms) / len(ms),
         "min_ms": min(ms),
         "max_ms": max(ms),

@@ -52,11 +52,12 @@ def serve(db: str | None, host: str, port: int, workers: int, threads: int, conf
     configure_logging(logs.level, logs.format)
     _upgrade(conf)
     # Import the application code once in the master so forked workers start at once.
-    from allotment.placement.api.app import make_app
+    from allotment.placement.api.app import make_ready_app
 
     click.echo(f"allotment placement API on http://{host}:{port} ({workers} workers, {conf.db_url})", err=True)
-    # make_app runs in each worker after the fork: each gets its own engine and pool.
-    serve_wsgi(lambda: make_app(conf),
+    # make_ready_app runs in each worker after the fork: each gets its own engine and pool, and builds its
+    # read model before it takes traffic.
+    serve_wsgi(lambda: make_ready_app(conf),
                ServeOptions(host, port, workers, threads, logs.level, "allotment-placement", conf.limits))
 
 

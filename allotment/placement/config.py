@@ -38,6 +38,7 @@ Example file (every key optional)::
     refuse_inventory_below_usage = false  # true: 409 when an inventory would shrink below its usage
     max_allocation_candidates = -1
     allocation_candidates_generation_strategy = "depth-first"
+    candidates_answer_cap = 100000     # most candidates one answer holds (0: no cap); see the README
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class Config:
     refuse_inventory_below_usage: bool = False
     max_allocation_candidates: int = -1
     allocation_candidates_generation_strategy: str = "depth-first"
+    # A request without ``limit`` whose candidates multiply (identical devices in many groups) stops here,
+    # with a Warning header, instead of holding millions of candidates in memory. 0: no cap.
+    candidates_answer_cap: int = 100_000
     limits: RequestLimits = field(default_factory=RequestLimits)
 
 
@@ -126,9 +130,12 @@ def load_config(path: str | Path | None = None, *, db_url: str | None = None) ->
         allocation_candidates_generation_strategy=str(
             plc.get("allocation_candidates_generation_strategy", "depth-first")
         ),
+        candidates_answer_cap=int(plc.get("candidates_answer_cap", 100_000)),  # type: ignore[call-overload]
     )
     if conf.auth_strategy == "keystone" and not conf.keystone_authtoken:
         raise ValueError('auth strategy "keystone" needs a [keystone_authtoken] table (www_authenticate_uri, ...)')
+    if conf.candidates_answer_cap < 0:
+        raise ValueError("candidates_answer_cap must be 0 (no cap) or more")
     if conf.allocation_candidates_generation_strategy not in ("depth-first", "breadth-first"):
         raise ValueError("allocation_candidates_generation_strategy must be 'depth-first' or 'breadth-first'")
     conf.limits = RequestLimits.from_table(data.get("api", {}))

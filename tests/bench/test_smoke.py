@@ -90,6 +90,32 @@ def test_claim_and_race_smoke_against_allotment(tmp_path: Path) -> None:
     assert race["overcommitted_providers"] == 0 and race["usage_mismatches"] == 0
 
 
+def test_concurrent_claims_smoke_against_allotment(tmp_path: Path) -> None:
+    # 4 clients share 40 claims over 20 providers that hold 32 claims each: every claim fits, 409s get retried.
+    doc = _run(tmp_path, "--workload", "claim-conc", "--conc-requests", "40", "--targets", "allotment")
+    conc = doc["targets"]["allotment"]["summary"]["claim-conc"]
+    assert conc["claims_ok"] == 40, _errors(doc, "allotment")
+    assert conc["server_5xx"] == 0 and conc["other_failures"] == 0
+    assert conc["overcommitted_providers"] == 0 and conc["usage_mismatches"] == 0
+    assert conc["p99_ms"] >= conc["p50_ms"] > 0 and conc["claims_per_s"] > 0
+    audit = doc["targets"]["allotment"]["runs"][0]["workloads"]["claim-conc"]["details"]["audit"]
+    assert audit["consumers"] == 40
+
+
+def test_cold_smoke_against_allotment(tmp_path: Path) -> None:
+    doc = _run(tmp_path, "--workload", "cold", "--requests", "3", "--targets", "allotment")
+    run = doc["targets"]["allotment"]["runs"][0]
+    assert run["error"] is None, run
+    cold = run["workloads"]["cold"]["figures"]
+    assert cold["non_2xx"] == 0, _errors(doc, "allotment")
+    assert cold["first_full.candidates"] == PROVIDERS
+    assert cold["build_s"] is not None and cold["build_s"] < cold["ready_s"]
+    assert cold["build_cpu_s"] is not None and cold["build_cpu_s"] >= 0
+    assert cold["first_ms"] > 0 and cold["limit10.p99_ms"] >= cold["limit10.p50_ms"] > 0
+    assert cold["worker_rss_mb"] > 0 and cold["mb_per_100k"] is not None
+    assert [n for n, *_ in run["workloads"]["cold"]["details"]["builds_logged"]].count(PROVIDERS) == 2  # each worker
+
+
 def test_nested_smoke_against_allotment(tmp_path: Path) -> None:
     from allotment.bench.workloads import nested
 

@@ -56,6 +56,7 @@ def test_latency_summary_is_in_milliseconds() -> None:
     assert s["p50_ms"] == pytest.approx(20.0)
     assert s["min_ms"] == pytest.approx(10.0)
     assert s["max_ms"] == pytest.approx(30.0)
+    assert s["p99_ms"] == pytest.approx(29.8)
     assert s["mean_ms"] == pytest.approx(20.0)
 
 
@@ -73,8 +74,8 @@ def test_ratio_is_above_one_when_allotment_is_better() -> None:
 
 
 def test_registry_holds_every_planned_workload_ready() -> None:
-    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "race", "nested",
-                                                            "explode", "schedule", "numa", "boot",
+    assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "claim-conc", "race",
+                                                            "nested", "explode", "schedule", "cold", "numa", "boot",
                                                             "capacity"}
     assert [(w.name, measured) for w, measured in resolve(["schedule"])] == [("load", False), ("schedule", True)]
     with pytest.raises(ValueError, match="unknown"):
@@ -494,11 +495,16 @@ def test_explode_tree_and_expected_counts() -> None:
     assert explode.expected(4, numa=True) == 4 * 1680
     assert explode.expected(8, limit=10) == 10
     assert explode.vgpu_groups(2) == "resources1=VGPU:1&resources2=VGPU:1&group_policy=isolate"
+    # Shared GPUs: 8^k sequences, less those with more than 4 groups on one GPU (the engine counts 32,760 / 261,800).
+    assert [explode.expected(k, isolate=False) for k in range(1, 7)] == [8, 64, 512, 4096, 32760, 261800]
+    assert explode.expected(6, isolate=False, limit=1000) == 1000
     for query, k, numa, limit in explode.VARIANTS.values():
         assert query.count("=VGPU:1") == k and ("limit=" in query) == (limit is not None)
         assert ("resources_NUMA" in query) == numa
     assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is None} == {4, 8}
-    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit is not None} == {4, 8}
+    assert {k for _, k, _, limit in explode.VARIANTS.values() if limit == 10} == {4, 8}
+    assert {k for q, k, _, limit in explode.VARIANTS.values() if "group_policy=none" in q and limit == 1000} == set(
+        range(1, 7))
 
 
 def test_build_trees_creates_parents_first_and_retries_failed_steps() -> None:

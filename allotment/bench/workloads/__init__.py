@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, boot, capacity, claim, explode, load, nested, numa, schedule
+from allotment.bench.workloads import ac, boot, capacity, claim, cold, explode, load, nested, numa, schedule
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = [
@@ -25,6 +25,7 @@ REGISTRY: dict[str, Workload] = {
         ac.WORKLOAD,
         ac.CONCURRENT_WORKLOAD,
         claim.WORKLOAD,
+        claim.CONC_WORKLOAD,
         claim.RACE_WORKLOAD,
         nested.WORKLOAD,
         explode.WORKLOAD,
@@ -32,6 +33,7 @@ REGISTRY: dict[str, Workload] = {
         numa.WORKLOAD,
         boot.WORKLOAD,
         capacity.WORKLOAD,
+        cold.WORKLOAD,
     )
 }
 

@@ -25,7 +25,7 @@ from allotment.bench.stats import summarize_latencies
 from allotment.bench.workloads.base import Context, Figure, Workload, WorkloadResult
 from allotment.bench.workloads.load import AGGREGATES
 
-__all__ = ["CONCURRENT_WORKLOAD", "VARIANTS", "WORKLOAD"]
+__all__ = ["CONCURRENT_WORKLOAD", "FILTERED", "VARIANTS", "WORKLOAD"]
 
 RESOURCES = "resources=VCPU:1,DISK_GB:10,MEMORY_MB:256"
 FILTERED = f"{RESOURCES}&member_of={AGGREGATES[0]}&required=HW_CPU_X86_AVX2"

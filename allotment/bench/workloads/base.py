@@ -59,6 +59,9 @@ class Context:
     state: dict[str, Any] = field(default_factory=dict)
     #: The server's root process when the runner started it (for per-query memory); None for a URL.
     server_pid: int | None = None
+    #: The run's database and worker count when the runner started the server (``cold`` starts another).
+    db_url: str | None = None
+    workers: int = 1
 
 
 @dataclass

@@ -19,6 +19,15 @@ of every provider: usage within ``(total - reserved) * allocation_ratio`` (an
 overcommitted provider must never happen), usages equal to the sum of the
 provider's allocations, and the consumers found against the successes counted.
 
+``claim-conc`` (over the ``load`` providers): ``concurrency`` (10) clients make
+``conc_requests`` (500) claims between them, each the ``claim`` pair but with
+one of the (at most 5) candidates picked at random; a claim refused with a 409
+(another client took the room, or changed the provider's generation first) is
+tried again from a fresh candidates query, up to ``CONC_ATTEMPTS`` times.
+Figures: claims/s, p50/p99 per successful claim (its retries included), 409s,
+5xx (must be 0), and the same audit as ``race`` over every provider a claim
+named (overcommitted providers and usage mismatches must be 0).
+
 Consumer, project and user ids come from a seeded RNG, so both servers see the
 same ids (``race`` writers' random choices depend on timing, so they differ).
 """
@@ -43,6 +52,7 @@ __all__ = [
     "RACE_AGGREGATE",
     "RACE_INVENTORY",
     "RACE_WORKLOAD",
+    "CONC_WORKLOAD",
     "WORKLOAD",
     "audit_provider",
     "claim_body",
@@ -128,6 +138,91 @@ def run_claim(ctx: Context) -> WorkloadResult:
     ctx.state["claims"] = ctx.state.get("claims", 0) + len(pairs)
     return WorkloadResult(figures=figures, details={**rec.details(), "query": CLAIM_QUERY, "claims": len(consumers),
                                                     "claim_latency": lat, "consumer_type": CONSUMER_TYPE})
+
+
+# --- claim-conc ----------------------------------------------------------------------------------------------------
+
+CONC_ATTEMPTS = 10  # tries per claim (a 409 sends the client back to the candidates query)
+
+
+def run_claim_conc(ctx: Context) -> WorkloadResult:
+    p = ctx.params
+    rng = random.Random(f"allotment-bench-claim-conc:{p.seed}:{ctx.run_index}")
+    project, user = seeded_uuid(rng), seeded_uuid(rng)
+    total = p.conc_requests
+    per_client = [total // p.concurrency + (1 if i < total % p.concurrency else 0) for i in range(p.concurrency)]
+    plans = [([seeded_uuid(rng) for _ in range(n)], random.Random(rng.getrandbits(64))) for n in per_client]
+    rec = Recorder()
+    path = f"/allocation_candidates?{CLAIM_QUERY}"
+    outcomes: Counter[str] = Counter()
+    latencies: list[float] = []
+    touched: set[str] = set()
+    lock = threading.Lock()
+    barrier = threading.Barrier(p.concurrency + 1)
+
+    def client(consumers: list[str], choice: random.Random) -> None:
+        tally: Counter[str] = Counter()
+        lat: list[float] = []
+        named: set[str] = set()
+        with Client(ctx.url, timeout=p.timeout) as c:
+            barrier.wait()
+            for consumer in consumers:
+                t0 = time.perf_counter()
+                for _ in range(CONC_ATTEMPTS):
+                    resp = rec.exchange(c, "GET", path)
+                    areqs = _allocation_requests(resp)
+                    if not areqs:
+                        tally["5xx" if resp is not None and resp.status_code >= 500 else
+                              "no_candidates" if areqs is not None else "get_other"] += 1
+                        break
+                    areq = choice.choice(areqs)
+                    named.update(areq["allocations"])
+                    resp = rec.exchange(c, "PUT", f"/allocations/{consumer}", claim_body(areq, project, user))
+                    if resp is not None and 200 <= resp.status_code < 300:
+                        tally["ok"] += 1
+                        lat.append(time.perf_counter() - t0)
+                        break
+                    if resp is not None and resp.status_code == 409:
+                        tally["409"] += 1
+                        continue
+                    tally["5xx" if resp is not None and resp.status_code >= 500 else "put_other"] += 1
+                    break
+                else:
+                    tally["gave_up"] += 1
+        with lock:
+            outcomes.update(tally)
+            latencies.extend(lat)
+            touched.update(named)
+
+    threads = [threading.Thread(target=client, args=plan, name=f"claim-conc-{i}") for i, plan in enumerate(plans)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    audit, audit_rec = _audit(ctx.url, [ProviderSpec(uuid=u, name=u) for u in sorted(touched)], p.timeout)
+    lat_summary = summarize_latencies(latencies) if latencies else {}
+    ctx.state["claims"] = ctx.state.get("claims", 0) + outcomes["ok"]
+    return WorkloadResult(
+        figures={
+            "wall_s": wall,
+            "claims_per_s": outcomes["ok"] / wall if wall > 0 else None,
+            "p50_ms": lat_summary.get("p50_ms"),
+            "p99_ms": lat_summary.get("p99_ms"),
+            "claims_ok": outcomes["ok"],
+            "conflicts_409": outcomes["409"],
+            "server_5xx": outcomes["5xx"],
+            "other_failures": outcomes["get_other"] + outcomes["put_other"] + outcomes["gave_up"],
+            "no_candidates": outcomes["no_candidates"],
+            "overcommitted_providers": len(audit["overcommitted"]),
+            "usage_mismatches": len(audit["usage_mismatch"]) + len(audit["unreadable"]),
+        },
+        details={**rec.details(), "outcomes": dict(outcomes), "audit": audit, "audit_requests": audit_rec.details(),
+                 "query": CLAIM_QUERY, "clients": p.concurrency, "claims": total, "attempts": CONC_ATTEMPTS,
+                 "claim_latency": lat_summary},
+    )
 
 
 # --- race ----------------------------------------------------------------------------------------------------------
@@ -300,6 +395,28 @@ WORKLOAD = Workload(
         Figure("non_2xx", "", None, agg="sum", label="non-2xx (must be 0)"),
     ),
     run=run_claim,
+    requires=("load",),
+)
+
+CONC_WORKLOAD = Workload(
+    name="claim-conc",
+    summary="claims from `concurrency` clients (500 between them), random pick of 5, 409 retried; no 5xx/overcommit",
+    figures=(
+        Figure("claims_per_s", "claims/s", "higher", label="claims/s"),
+        Figure("p50_ms", "ms", "lower", label="p50 per claim (retries included)"),
+        Figure("p99_ms", "ms", "lower", label="p99 per claim"),
+        Figure("wall_s", "s", "lower", label="wall time"),
+        Figure("claims_ok", "", None, label="claims made", show=True),
+        Figure("conflicts_409", "", None, agg="sum", label="409 conflicts (retried)", show=True),
+        Figure("server_5xx", "", None, agg="sum", label="5xx (must be 0)", show=True),
+        Figure("other_failures", "", None, agg="sum", label="other failures", show=True),
+        Figure("no_candidates", "", None, agg="sum", label="empty candidate lists"),
+        Figure("overcommitted_providers", "", None, agg="sum", label="overcommitted providers (must be 0)",
+               show=True),
+        Figure("usage_mismatches", "", None, agg="sum", label="usages != sum of allocations (must be 0)",
+               show=True),
+    ),
+    run=run_claim_conc,
     requires=("load",),
 )
 

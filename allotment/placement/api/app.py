@@ -42,7 +42,7 @@ from allotment.placement.candidates.model import ReadModel
 from allotment.placement.config import Config
 from allotment.placement.domain.exceptions import DomainError, NotFound
 
-__all__ = ["PlacementApp", "make_app"]
+__all__ = ["PlacementApp", "make_app", "make_ready_app"]
 
 LOG = logging.getLogger("allotment.placement.api")
 
@@ -255,3 +255,19 @@ class PlacementApp:
 
 def make_app(config: Config, store: Database | None = None, *, auth: bool = True) -> PlacementApp:
     return PlacementApp(config, store or Database(config.db_url), auth=auth)
+
+
+def make_ready_app(config: Config, store: Database | None = None, *, auth: bool = True) -> PlacementApp:
+    """``make_app`` with the read model built: a served worker calls it before it accepts a connection.
+
+    gunicorn starts a worker's accept loop only once its application is loaded, so the
+    first candidates query a worker answers finds the model ready instead of building it
+    (seconds at 100,000 providers) while the client waits.
+    """
+    app = make_app(config, store, auth=auth)
+    started, cpu = time.perf_counter(), time.thread_time()
+    app.read_model.refresh()
+    # CPU time too: on a busy machine the wall time says more about the neighbours than the build.
+    LOG.info("read model built: %d providers in %.2f s (%.2f s CPU)", len(app.read_model.providers),
+             time.perf_counter() - started, time.thread_time() - cpu)
+    return app

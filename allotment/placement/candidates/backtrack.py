@@ -19,6 +19,10 @@ __all__ = ["PRUNE_THRESHOLD", "AnchorSearch", "State", "matching_size", "single_
 # Anchors whose option product is at least this large get forward checking (capacity
 # pools, isolate matching, possible same_subtree tops); below it plain backtracking is cheaper.
 PRUNE_THRESHOLD = 64
+# At most this many candidates of one anchor are kept to answer the other trees of the same shape;
+# an anchor with more is searched again at every tree of its shape (its answer is not held in memory).
+MEMO_MAX = 256
+_TOO_MANY: list[tuple[list[tuple[int, str, int]], dict[str, list[int]]]] = []
 
 
 class AnchorSearch:
@@ -31,6 +35,11 @@ class AnchorSearch:
         self.isolate = planner.isolate
         self._ancestors: dict[int, frozenset[int]] = {}
         self.placements = 0  # providers tried in a slot, over all anchors: the work done
+        # Tree shape -> the candidates found at a tree of that shape, as member positions. Only without
+        # sharing providers: then every option of an anchor lies in its own tree.
+        self._memo: dict[tuple[int, ...], list[tuple[list[tuple[int, str, int]], dict[str, list[int]]]]] | None = (
+            None if self.m.sharing else {})
+        self.reused = 0  # anchors answered from another tree of the same shape
 
     def ancestors(self, pid: int) -> frozenset[int]:
         """``pid`` and every provider above it."""
@@ -79,6 +88,47 @@ class AnchorSearch:
             if cand is not None:
                 yield cand
             return
+        memo = self._memo
+        if memo is None:
+            yield from self._search_at(anchor)
+            return
+        # Options are built from the members in id order, so the search at a tree of the same shape
+        # yields the same candidates, in the same order, at the same member positions.
+        members = self.planner.members_sorted(anchor)
+        provs = self.m.providers
+        pos = {pid: i for i, pid in enumerate(members)}
+        shape_id = self.m.shape_id
+        shape: list[int] = []
+        for pid in members:
+            rec = provs[pid]
+            parent = rec.parent_id
+            shape.append(-1 if parent is None else pos.get(parent, -1))
+            shape.append(shape_id(rec))
+        key = tuple(shape)
+        known = memo.get(key)
+        if known is not None and known is not _TOO_MANY:
+            self.reused += 1
+            recs = [provs[pid] for pid in members]
+            for parts, mapped in known:
+                yield Candidate(anchor, [(recs[i], rc, amount) for i, rc, amount in parts],
+                                {suffix: [recs[i] for i in ix] for suffix, ix in mapped.items()}, False)
+            return
+        kept: list[tuple[list[tuple[int, str, int]], dict[str, list[int]]]] | None = None if known is not None else []
+        for cand in self._search_at(anchor):
+            if kept is not None:
+                if len(kept) < MEMO_MAX:
+                    kept.append(([(pos[rec.id], rc, amount) for rec, rc, amount in cand.parts],
+                                 {suffix: [pos[r.id] for r in recs] for suffix, recs in cand.mappings.items()}))
+                else:
+                    kept = None
+                    memo[key] = _TOO_MANY
+            yield cand
+        # Reached only when the caller took every candidate (a limit stops earlier): the list is whole.
+        if kept is not None:
+            memo[key] = kept
+
+    def _search_at(self, anchor: int) -> Iterator[Candidate]:
+        lay = self.layout
         options = self._slot_options(anchor)
         if options is None:
             return

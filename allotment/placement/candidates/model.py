@@ -69,6 +69,8 @@ GAP_WINDOW = 1000  # on a full load, ids this far below the newest are checked f
 MAX_GAPS = 2000  # at most this many gaps are tracked (oldest dropped first)
 
 _EMPTY: frozenset[int] = frozenset()
+_EMPTY_NAMES: frozenset[str] = frozenset()
+_NO_INVENTORY: dict[str, ClassCapacity] = {}  # shared by records without inventory; never written
 _STANDARD_CLASSES = frozenset(os_resource_classes.STANDARDS)
 _STANDARD_TRAITS = frozenset(os_traits.get_traits())
 
@@ -113,20 +115,21 @@ class ProviderRecord:
         "cache",
     )
 
-    def __init__(self, pid: int, uuid: str, generation: int, parent_id: int | None, root_id: int | None) -> None:
+    def __init__(self, pid: int, uuid: str, generation: int, parent_id: int | None, root_id: int | None,
+                 used: dict[str, int] | None = None) -> None:
         self.id = pid
         self.uuid = uuid
         self.generation = generation
         self.parent_id = parent_id
         self.root_id = root_id if root_id is not None else pid
-        self.inv: dict[str, ClassCapacity] = {}
-        self.used: dict[str, int] = {}
-        self.traits: frozenset[str] = frozenset()
+        self.inv: dict[str, ClassCapacity] = _NO_INVENTORY
+        self.used: dict[str, int] = {} if used is None else used
+        self.traits: frozenset[str] = _EMPTY_NAMES
         self.trait_list: tuple[str, ...] = ()  # in trait id order, as summaries list them
-        self.aggs: frozenset[str] = frozenset()
+        self.aggs: frozenset[str] = _EMPTY_NAMES
         self.sharing = False
         # Derived data, by key: the engine's fit verdicts (int keys), the handler's
-        # summary fragments (tuple keys). Dropped with the record.
+        # summary fragments (tuple keys), the model's shape id ("shape"). Dropped with the record.
         self.cache: dict[Any, Any] = {}
 
     def fits(self, rc: str, amount: int) -> bool:
@@ -145,7 +148,15 @@ class ProviderRecord:
 
 
 def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[int, ProviderRecord]:
-    """Provider records from the database: all of them (``ids`` None) or those named."""
+    """Provider records from the database: all of them (``ids`` None) or those named.
+
+    A full load reads rows through the driver's cursor as plain tuples (SQLAlchemy's
+    row objects cost more than the rest of it), and what providers share is built once:
+    the capacity of a class, a whole inventory, a trait set and an aggregate set
+    are each one object for every provider that has the same. Records are never
+    mutated once published, so sharing is safe; ``used`` is a fresh dict only for
+    providers with allocations.
+    """
     class_names: dict[int, str] = {
         rc_id: name for rc_id, name in conn.execute(sa.select(resource_classes.c.id, resource_classes.c.name))
     }
@@ -153,17 +164,29 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
     out: dict[int, ProviderRecord] = {}
     p, inv, alloc = providers, inventories, allocations
     pt, pa = provider_traits, provider_aggregates
+    dialect = conn.dialect
+    capacities: dict[tuple[Any, ...], tuple[str, ClassCapacity] | None] = {}
+    inventory_dicts: dict[tuple[tuple[str, ClassCapacity], ...], dict[str, ClassCapacity]] = {}
+    trait_sets: dict[tuple[int, ...], tuple[tuple[str, ...], frozenset[str], bool]] = {}
+    agg_sets: dict[tuple[int, ...], frozenset[str]] = {}
+    trait_names: dict[int, str] | None = None
+    agg_uuids: dict[int, str] | None = None
+    empty_used: dict[str, int] = {}
     for chunk in id_lists:
 
         def rows(q: sa.Select[Any], column: sa.ColumnElement[Any], chunk: list[int] | None = chunk) -> Sequence[Any]:
-            return conn.execute(q if chunk is None else q.where(column.in_(chunk))).all()
+            if chunk is not None:  # a few providers: SQLAlchemy's cached statement, bound ids
+                return conn.execute(q.where(column.in_(chunk))).all()
+            # Everything: the driver's cursor (the transaction's own) hands out plain tuples.
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cur.execute(str(q.compile(dialect=dialect)))
+                return cur.fetchall()
+            finally:
+                cur.close()
 
-        for pid, uuid, gen, parent, root in rows(
-            sa.select(p.c.id, p.c.uuid, p.c.generation, p.c.parent_provider_id, p.c.root_provider_id), p.c.id
-        ):
-            out[pid] = ProviderRecord(pid, uuid, gen, parent, root)
-        get = out.get
-        for pid, rc_id, total, reserved, min_unit, max_unit, step, ratio in rows(
+        inv_of: dict[int, list[tuple[str, ClassCapacity]]] = {}
+        for row in rows(
             sa.select(
                 inv.c.resource_provider_id,
                 inv.c.resource_class_id,
@@ -176,53 +199,91 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
             ),
             inv.c.resource_provider_id,
         ):
-            rec = get(pid)
-            name = class_names.get(rc_id)
-            if rec is not None and name is not None:
-                rec.inv[name] = ClassCapacity(total, reserved, min_unit, max_unit, step, float(ratio))
+            key = row[1:]
+            entry = capacities.get(key)
+            if entry is None:
+                if key in capacities:
+                    continue
+                name = class_names.get(row[1])
+                entry = None if name is None else (
+                    name, ClassCapacity(row[2], row[3], row[4], row[5], row[6], float(row[7])))
+                capacities[key] = entry
+                if entry is None:
+                    continue
+            found = inv_of.get(row[0])
+            if found is None:
+                inv_of[row[0]] = [entry]
+            else:
+                found.append(entry)
+        used_of: dict[int, dict[str, int]] = {}
         for pid, rc_id, used in rows(
             sa.select(alloc.c.resource_provider_id, alloc.c.resource_class_id, sa.func.sum(alloc.c.used)).group_by(
                 alloc.c.resource_provider_id, alloc.c.resource_class_id
             ),
             alloc.c.resource_provider_id,
         ):
-            rec = get(pid)
             name = class_names.get(rc_id)
-            if rec is not None and name is not None and used:
-                rec.used[name] = int(used)
-        trait_rows: dict[int, list[tuple[int, str]]] = {}
-        for pid, tid, name in rows(
-            sa.select(pt.c.resource_provider_id, traits.c.id, traits.c.name).join(traits, traits.c.id == pt.c.trait_id),
+            if name is not None and used:
+                found_used = used_of.get(pid)
+                if found_used is None:
+                    used_of[pid] = {name: int(used)}
+                else:
+                    found_used[name] = int(used)
+        # Ids, not names, from the database (no joins, no string per row); names come from the small tables.
+        traits_of: dict[int, list[int]] = {}
+        for pid, tid in rows(
+            sa.select(pt.c.resource_provider_id, pt.c.trait_id).order_by(pt.c.resource_provider_id, pt.c.trait_id),
             pt.c.resource_provider_id,
         ):
-            found = trait_rows.get(pid)
-            if found is None:
-                trait_rows[pid] = [(tid, name)]
+            found_traits = traits_of.get(pid)
+            if found_traits is None:
+                traits_of[pid] = [tid]
             else:
-                found.append((tid, name))
-        for pid, pairs in trait_rows.items():
-            rec = get(pid)
-            if rec is not None:
-                pairs.sort()
-                rec.trait_list = tuple(name for _, name in pairs)
-                rec.traits = frozenset(rec.trait_list)
-                rec.sharing = SHARING_TRAIT in rec.traits
-        agg_rows: dict[int, list[str]] = {}
-        for pid, agg_uuid in rows(
-            sa.select(pa.c.resource_provider_id, aggregates.c.uuid).join(
-                aggregates, aggregates.c.id == pa.c.aggregate_id
-            ),
-            pa.c.resource_provider_id,
-        ):
-            found_aggs = agg_rows.get(pid)
+                found_traits.append(tid)
+        aggs_of: dict[int, list[int]] = {}
+        for pid, agg_id in rows(sa.select(pa.c.resource_provider_id, pa.c.aggregate_id), pa.c.resource_provider_id):
+            found_aggs = aggs_of.get(pid)
             if found_aggs is None:
-                agg_rows[pid] = [agg_uuid]
+                aggs_of[pid] = [agg_id]
             else:
-                found_aggs.append(agg_uuid)
-        for pid, uuids in agg_rows.items():
-            rec = get(pid)
-            if rec is not None:
-                rec.aggs = frozenset(uuids)
+                found_aggs.append(agg_id)
+        if traits_of and trait_names is None:
+            trait_names = dict(conn.execute(sa.select(traits.c.id, traits.c.name)).all())
+        if aggs_of and agg_uuids is None:
+            agg_uuids = dict(conn.execute(sa.select(aggregates.c.id, aggregates.c.uuid)).all())
+        no_traits: tuple[tuple[str, ...], frozenset[str], bool] = ((), _EMPTY_NAMES, False)
+        for pid, uuid, gen, parent, root in rows(
+            sa.select(p.c.id, p.c.uuid, p.c.generation, p.c.parent_provider_id, p.c.root_provider_id), p.c.id
+        ):
+            rec = ProviderRecord(pid, uuid, gen, parent, root, used=used_of.get(pid, empty_used))
+            entries = inv_of.get(pid)
+            if entries is not None:
+                inv_key = tuple(entries)
+                shared_inv = inventory_dicts.get(inv_key)
+                if shared_inv is None:
+                    shared_inv = inventory_dicts[inv_key] = dict(entries)
+                rec.inv = shared_inv
+            tids = traits_of.get(pid)
+            if tids is not None:
+                trait_key = tuple(tids)
+                shared_traits = trait_sets.get(trait_key)
+                if shared_traits is None:
+                    assert trait_names is not None
+                    names = tuple(trait_names[t] for t in trait_key if t in trait_names)
+                    frozen = frozenset(names)
+                    shared_traits = trait_sets[trait_key] = (names, frozen, SHARING_TRAIT in frozen)
+            else:
+                shared_traits = no_traits
+            rec.trait_list, rec.traits, rec.sharing = shared_traits
+            agg_ids = aggs_of.get(pid)
+            if agg_ids is not None:
+                agg_key = tuple(sorted(agg_ids))
+                shared_aggs = agg_sets.get(agg_key)
+                if shared_aggs is None:
+                    assert agg_uuids is not None
+                    shared_aggs = agg_sets[agg_key] = frozenset(agg_uuids[a] for a in agg_key if a in agg_uuids)
+                rec.aggs = shared_aggs
+            out[pid] = rec
     return out
 
 
@@ -364,6 +425,9 @@ class ReadModel:
         self._anchors_version = -1
         self.full_loads = 0  # counters, for tests and diagnostics
         self.partial_loads = 0
+        # Small ints for what a provider record holds (see ``shape_id``); searches use them under ``lock``.
+        self._shapes: dict[tuple[Any, ...], int] = {}
+        self._shapes_epoch = 0
 
     # ---- read access (call with ``lock`` held) ------------------------------------------
 
@@ -458,6 +522,36 @@ class ReadModel:
             with self.store.read() as conn:
                 known.update(conn.execute(sa.select(table.c.name).where(table.c.name.in_(unknown))).scalars())
         return known
+
+    def shape_id(self, rec: ProviderRecord) -> int:
+        """A small int equal for records that hold the same (inventory, usage, traits, aggregates, sharing).
+
+        Two trees whose members have equal shapes in the same places (parents
+        included) give the same candidates, position for position: the search
+        reuses one tree's answer for the others. Call with ``lock`` held. The
+        table is emptied when it outgrows the model (usages keep making new
+        shapes); ids cached on records carry the epoch they belong to.
+        """
+        cached = rec.cache.get("shape")
+        if cached is not None and cached[0] == self._shapes_epoch:
+            return cached[1]
+        content = (
+            tuple(sorted((rc, c.total, c.reserved, c.min_unit, c.max_unit, c.step_size, c.ratio)
+                         for rc, c in rec.inv.items())),
+            tuple(sorted(rec.used.items())),
+            rec.traits,
+            rec.aggs,
+            rec.sharing,
+        )
+        shapes = self._shapes
+        if len(shapes) > 2 * len(self._g.providers) + 1000:
+            shapes.clear()
+            self._shapes_epoch += 1
+        found = shapes.get(content)
+        if found is None:
+            found = shapes[content] = len(shapes)
+        rec.cache["shape"] = (self._shapes_epoch, found)
+        return found
 
     # ---- refresh -----------------------------------------------------------------------
 

@@ -161,6 +161,10 @@ def list_allocation_candidates(req: Request) -> Response:
             trait_names |= any_of
     known_traits = model.existing_traits(trait_names)
     config = req.app.config
+    cap = config.candidates_answer_cap
+    capped = cap > 0 and (creq.limit is None or creq.limit > cap)
+    if capped:
+        creq.limit = cap  # generation stops there: memory stays bounded whatever the request multiplies to
     with model.lock:
         try:
             result = search(
@@ -178,4 +182,8 @@ def list_allocation_candidates(req: Request) -> Response:
             raise HTTPError(400, str(exc)) from None
         body = _body(req, model, creq, result)
     metrics.observe_candidates(f"{req.version.major}.{req.version.minor}", len(result.candidates))
-    return set_last_modified(req, Response(200, body, [("content-type", "application/json")]), None)
+    headers = [("content-type", "application/json")]
+    if capped and len(result.candidates) >= cap:
+        headers.append(("warning", f'299 allotment "allocation candidates cut at {cap} (candidates_answer_cap); '
+                                   'the request matches more: narrow it or page with limit"'))
+    return set_last_modified(req, Response(200, body, headers), None)
