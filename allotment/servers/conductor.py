@@ -315,14 +315,18 @@ class Conductor:
         except SchedulerError as exc:  # the scheduler gave the source allocations back
             self._move_refused(s, migration, action, exc.detail)
             return
-        dest = result.selections[0][0]
-        self.store.set_migration(migration, status=states.MIG_MIGRATING, dest_host=dest.host)
-        if not self.store.update(uuid, expect_task=states.RESIZE_PREP, task_state=states.RESIZE_MIGRATING):
+        self._hand_to_destination(uuid, migration, result.selections[0][0].host, states.RESIZE_PREP,
+                                  states.RESIZE_MIGRATING, "prep_resize", flavor=m.new_flavor, image=s.image)
+
+    def _hand_to_destination(self, uuid: str, migration: str, dest: str, expect_task: str, task_state: str,
+                             method: str, **payload: Any) -> None:
+        """Record the chosen destination and cast the move to it; a server that changed meanwhile undoes the claim."""
+        self.store.set_migration(migration, status=states.MIG_MIGRATING, dest_host=dest)
+        if not self.store.update(uuid, expect_task=expect_task, task_state=task_state):
             self._revert_allocations(uuid, migration)
             self.store.set_migration(migration, status=states.MIG_ERROR)
             return
-        cast(self.transport, compute_topic(dest.host), "prep_resize", instance=uuid, migration=migration,
-             flavor=m.new_flavor, image=s.image)
+        cast(self.transport, compute_topic(dest), method, instance=uuid, migration=migration, **payload)
 
     def _revert_allocations(self, uuid: str, migration: str) -> None:
         try:
@@ -392,14 +396,8 @@ class Conductor:
         except SchedulerError as exc:
             self._move_refused(s, migration, "evacuate", exc.detail)
             return
-        dest = result.selections[0][0]
-        self.store.set_migration(migration, status=states.MIG_MIGRATING, dest_host=dest.host)
-        if not self.store.update(uuid, expect_task=states.REBUILDING, task_state=states.REBUILD_SPAWNING):
-            self._revert_allocations(uuid, migration)
-            self.store.set_migration(migration, status=states.MIG_ERROR)
-            return
-        cast(self.transport, compute_topic(dest.host), "rebuild_instance", instance=uuid, migration=migration,
-             flavor=s.flavor, image=s.image)
+        self._hand_to_destination(uuid, migration, result.selections[0][0].host, states.REBUILDING,
+                                  states.REBUILD_SPAWNING, "rebuild_instance", flavor=s.flavor, image=s.image)
 
     def rebuild_done(self, uuid: str, migration: str, host: str) -> None:
         m = self.store.migration(migration)
