@@ -100,6 +100,18 @@ def _allocation_requests(resp: Response | None) -> list[dict[str, Any]] | None:
 # --- claim ---------------------------------------------------------------------------------------------------------
 
 
+def _run_together(target: Any, plans: list[Any], barrier: threading.Barrier, name: str) -> float:
+    """One thread per plan, released at once by ``barrier`` (which the caller also waits on); the wall time until all end."""
+    threads = [threading.Thread(target=target, args=plan, name=f"{name}-{i}") for i, plan in enumerate(plans)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
 def run_claim(ctx: Context) -> WorkloadResult:
     rng = random.Random(f"allotment-bench-claim:{ctx.params.seed}:{ctx.run_index}")
     project, user = seeded_uuid(rng), seeded_uuid(rng)
@@ -194,14 +206,7 @@ def run_claim_conc(ctx: Context) -> WorkloadResult:
             latencies.extend(lat)
             touched.update(named)
 
-    threads = [threading.Thread(target=client, args=plan, name=f"claim-conc-{i}") for i, plan in enumerate(plans)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
+    wall = _run_together(client, plans, barrier, "claim-conc")
     audit, audit_rec = _audit(ctx.url, [ProviderSpec(uuid=u, name=u) for u in sorted(touched)], p.timeout)
     lat_summary = summarize_latencies(latencies) if latencies else {}
     ctx.state["claims"] = ctx.state.get("claims", 0) + outcomes["ok"]
@@ -349,14 +354,7 @@ def run_race(ctx: Context) -> WorkloadResult:
         with lock:
             outcomes.update(tally)
 
-    threads = [threading.Thread(target=writer, args=plan, name=f"race-{i}") for i, plan in enumerate(plans)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
+    wall = _run_together(writer, plans, barrier, "race")
     audit, audit_rec = _audit(ctx.url, providers, p.timeout)
     attempts = p.race_writers * p.race_claims
     return WorkloadResult(
