@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 from allotment.bench.http import Client, Recorder
 from allotment.bench.procstat import descendants, read_memory_kb
@@ -43,6 +44,17 @@ def _worker_rss_mb(root: int | None) -> list[float]:
     if root is None:
         return []
     return [read_memory_kb(pid, pss=False).get("VmRSS", 0) / 1024 for pid in descendants(root) if pid != root]
+
+
+def _log_once_every_worker_built(path: Path, workers: int, timeout: float = 60.0) -> bytes:
+    """The server log once each worker has logged its build: the first worker to finish may answer while
+    another is still building (a loaded machine stretches that), and each worker's build is a figure."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = path.read_bytes()
+        if len(_BUILT.findall(log)) >= workers or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
 
 
 def run(ctx: Context) -> WorkloadResult:
@@ -71,8 +83,8 @@ def run(ctx: Context) -> WorkloadResult:
                 t1 = time.perf_counter()
                 rec.request(c, "GET", f"/allocation_candidates?{FILTERED}&limit=10")
                 times.append((time.perf_counter() - t1) * 1000)
+        log = _log_once_every_worker_built(server.workdir / "server.log", ctx.workers)
         loaded = _worker_rss_mb(server.process.pid)
-        log = (server.workdir / "server.log").read_bytes()
     built = [(int(n), float(s), float(cpu)) for n, s, cpu in _BUILT.findall(log)]
     grown = (sum(loaded) / len(loaded) - sum(empty) / len(empty)) if loaded and empty else None
     return WorkloadResult(
