@@ -30,6 +30,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from allotment.client import BadRequest, Conflict, NotFound
 from allotment.scheduler import moves
 from allotment.scheduler.claims import claim, delete_claim
@@ -128,7 +130,10 @@ class Conductor:
         try:
             result = self._schedule_fitting(request.request_spec, uuids, max(1, min(min_count, len(uuids))))
         except SchedulerError as exc:
-            self._fail_all(live, exc.detail, code=409 if isinstance(exc, NoValidHost) else 400)
+            details = exc.detail
+            if isinstance(exc, NoValidHost) and exc.explanation:  # what ruled each host out, for `server show`
+                details = f"{exc.detail}\nexplanation: {orjson.dumps(exc.explanation).decode()}"
+            self._fail_all(live, exc.detail, code=409 if isinstance(exc, NoValidHost) else 400, details=details)
             return
         placed = set(result.instance_uuids)
         for s in live:
@@ -158,10 +163,10 @@ class Conductor:
                 last = exc
         raise last
 
-    def _fail_all(self, servers: Sequence[Server], reason: str, *, code: int = 500) -> None:
+    def _fail_all(self, servers: Sequence[Server], reason: str, *, code: int = 500, details: str | None = None) -> None:
         for s in servers:
             self.store.update(s.uuid, expect_task=states.SCHEDULING, vm_state=states.ERROR, task_state=None,
-                              cell=CELL0, fault=(code, reason, reason), action=("create", False, reason))
+                              cell=CELL0, fault=(code, reason, details or reason), action=("create", False, reason))
 
     def _drop_surplus(self, s: Server, placed: int, wanted: int) -> None:
         message = f"not created: {placed} of max_count {wanted} servers fit, at least min_count"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from allotment.servers.compute import FakeDriver, HostInventory
 from tests.servers.harness import SMALL, open_harness
 
@@ -45,6 +47,10 @@ def test_min_count_is_all_or_nothing_and_max_count_creates_what_fits(db_url: str
         for s in listed:
             server = h.wait_for(s["id"], "ERROR")
             assert server["cell"] == "cell0" and "No valid host" in server["fault"]["message"]
+            # The fault carries the scheduler's explanation: the one host lacks VCPU for a third server.
+            explanation = json.loads(server["fault"]["details"].split("explanation: ", 1)[1])
+            assert explanation["hosts"] == 1
+            assert [m["host"] for m in explanation["nearest_misses"]] == ["cn1"]
         h.check_usages()
 
         some = h.create("some", min_count=1, max_count=3, return_reservation_id=True)
