@@ -19,7 +19,7 @@ import os
 import queue
 import uuid as uuidlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -47,11 +47,14 @@ def shared_fleet(backend: str) -> Iterator[tuple[str, str, Fleet]]:
         yield server.url, registry_url, fleet
 
 
-def run_schedulers(placement_url: str, registry_url: str, plans: list[list[dict[str, Any]]]) -> list[Any]:
+def run_schedulers(placement_url: str, registry_url: str, plans: list[list[dict[str, Any]]],
+                   worker: Callable[..., None] | None = None) -> list[Any]:
+    """One spawned process per plan running ``worker`` (default ``scheduling_worker``), released together."""
+    worker = worker or scheduling_worker
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(len(plans))
     results = ctx.Queue()
-    procs = [ctx.Process(target=scheduling_worker, args=(placement_url, registry_url, specs, seed, barrier, results),
+    procs = [ctx.Process(target=worker, args=(placement_url, registry_url, specs, seed, barrier, results),
                          daemon=True) for seed, specs in enumerate(plans)]
     for p in procs:
         p.start()

@@ -14,9 +14,7 @@ SQLite, PostgreSQL and MariaDB:
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
 import random
 import uuid as uuidlib
 from collections import Counter
@@ -31,6 +29,7 @@ from allotment.scheduler.topology.host import HostTopology
 from allotment.scheduler.topology.placement import register_topology
 from tests.conftest import require_backend
 from tests.scheduler.fleet import Fleet, boot_spec, flavor, scheduler_config
+from tests.scheduler.test_concurrency import run_schedulers
 
 PROCESSES = int(os.environ.get("ALLOTMENT_SCHED_PROCESSES", 4))
 HOSTS = 3
@@ -96,24 +95,7 @@ def test_concurrent_schedulers_never_pin_a_cpu_or_give_a_device_twice(backend: s
         plans = [[boot_spec(rng.choice(FLAVORS), instance_uuids=[str(uuidlib.uuid4())]).to_dict()
                   for _ in range(8)] for _ in range(PROCESSES)]
 
-        ctx = mp.get_context("spawn")
-        barrier = ctx.Barrier(PROCESSES)
-        results = ctx.Queue()
-        procs = [ctx.Process(target=worker, args=(placement_url, registry_url, specs, seed, barrier, results),
-                             daemon=True) for seed, specs in enumerate(plans)]
-        for p in procs:
-            p.start()
-        outcomes: list[Any] = []
-        try:
-            for _ in procs:
-                outcomes.extend(results.get(timeout=300)[1])
-        except queue.Empty:
-            pytest.fail("a scheduler process did not report within 300 s")
-        finally:
-            for p in procs:
-                p.join(30)
-                if p.is_alive():
-                    p.kill()
+        outcomes = run_schedulers(placement_url, registry_url, plans, worker)
 
         errors = [detail for kind, _, detail in outcomes if kind == "error"]
         assert errors == [], "\n".join(errors)
