@@ -64,6 +64,7 @@ def list_workloads() -> None:
               help="How boot's conductor and computes talk: inprocess:// or amqp://user:pass@host:port/ (RabbitMQ).")
 @click.option("--boot-processes", type=click.IntRange(min=0), default=0, show_default=True,
               help="boot over amqp://: worker processes, each a conductor and a share of the computes (0: none).")
+@click.option("--arrivals", default=2000, show_default=True, help="Instances the simulate workload plays.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the JSON result [default: bench/results in the repository].")
 @click.option("--no-save", is_flag=True, help="Print the tables only.")
@@ -73,7 +74,8 @@ def list_workloads() -> None:
 def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backend: str, workers: int, targets: str,
             url_allotment: str | None, url_upstream: str | None, repeat: int, seed: int, requests_: int,
             conc_requests: int, claims: int, race_writers: int, race_claims: int, trees: int, explode_requests: int,
-            explode_max_groups: int, timeout: float, transport: str, boot_processes: int, out_dir: Path | None, no_save: bool, label: str,
+            explode_max_groups: int, timeout: float, transport: str, boot_processes: int, arrivals: int,
+            out_dir: Path | None, no_save: bool, label: str,
             upstream_venv: Path | None) -> None:
     """Run workloads against each target: fresh database, start server, run, stop."""
     from rich.console import Console
@@ -97,6 +99,7 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--workload") from exc
     if min(providers, concurrency, repeat, workers, requests_, conc_requests, claims, race_writers, race_claims, trees,
+           arrivals,
            explode_requests, explode_max_groups) < 1 or timeout <= 0:
         raise click.BadParameter("counts must be at least 1 and --timeout above 0")
     if upstream_venv is not None:
@@ -106,7 +109,8 @@ def run_cmd(workloads: tuple[str, ...], providers: int, concurrency: int, backen
     params = Params(providers=providers, concurrency=concurrency, seed=seed, requests=requests_,
                     conc_requests=conc_requests, claims=claims, race_writers=race_writers, race_claims=race_claims,
                     trees=trees, explode_requests=explode_requests, explode_max_groups=explode_max_groups,
-                    timeout=timeout, transport=transport, boot_processes=boot_processes)
+                    timeout=timeout, transport=transport, boot_processes=boot_processes,
+                    arrivals=arrivals)
     console = Console() if sys.stdout.isatty() else Console(width=120)
     err = Console(stderr=True)
     runs = run_benchmark(target_list, order, params, backend=backend, workers=workers, repeat=repeat,

@@ -76,7 +76,7 @@ def test_ratio_is_above_one_when_allotment_is_better() -> None:
 def test_registry_holds_every_planned_workload_ready() -> None:
     assert {n for n, w in REGISTRY.items() if w.ready} == {"load", "ac", "ac-conc", "claim", "claim-conc", "race",
                                                             "nested", "explode", "schedule", "cold", "numa", "boot",
-                                                            "capacity"}
+                                                            "capacity", "simulate"}
     assert [(w.name, measured) for w, measured in resolve(["schedule"])] == [("load", False), ("schedule", True)]
     with pytest.raises(ValueError, match="unknown"):
         resolve(["nope"])
@@ -250,7 +250,7 @@ def test_document_shape_and_round_trip(tmp_path) -> None:
                              "claims": 200, "race_writers": 10, "race_claims": 50, "trees": 100,
                              "explode_requests": 3, "explode_max_groups": 8, "timeout": 120.0,
                              "backend": "sqlite", "workers": 2, "repeat": 3,
-                             "transport": "inprocess://", "boot_processes": 0}
+                             "transport": "inprocess://", "boot_processes": 0, "arrivals": 2000}
     assert {"cores", "python", "platform", "cpu_model", "memory_mb"} <= set(doc["machine"])
     assert doc["versions"]["upstream"] == "openstack-placement==16.0.0"
     assert doc["figures"]["load"]["wall_s"] == {"key": "wall_s", "unit": "s", "better": "lower", "agg": "median",

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from allotment.bench.workloads import ac, boot, capacity, claim, cold, explode, load, nested, numa, schedule
+from allotment.bench.workloads import (
+    ac,
+    boot,
+    capacity,
+    claim,
+    cold,
+    explode,
+    load,
+    nested,
+    numa,
+    schedule,
+    simulate,
+)
 from allotment.bench.workloads.base import COMMON_FIGURES, Context, Figure, Params, Workload, WorkloadResult
 
 __all__ = [
@@ -34,6 +46,7 @@ REGISTRY: dict[str, Workload] = {
         boot.WORKLOAD,
         capacity.WORKLOAD,
         cold.WORKLOAD,
+        simulate.WORKLOAD,
     )
 }
 

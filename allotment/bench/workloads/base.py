@@ -47,6 +47,7 @@ class Params:
     timeout: float = 120.0  # client timeout per request of `claim`, `race`, `nested` and `explode`
     transport: str = "inprocess://"  # how `boot`'s conductor and computes talk (or amqp://...: RabbitMQ)
     boot_processes: int = 0  # `boot` over RabbitMQ: worker processes, each a conductor and a share of the computes
+    arrivals: int = 2000  # instances `simulate` plays onto the fleet
 
 
 @dataclass
