@@ -206,6 +206,15 @@ class Auditor:
         if task == states.RESIZE_REVERTING and finished:
             c.revert_resize(s.uuid, finished[-1].uuid)
             return f"reverted migration {finished[-1].uuid}"
+        # The destination had built it and the conductor recorded the migration's new status, then died
+        # before moving the server: placement already holds the moved layout, so finish the step.
+        if task == states.RESIZE_MIGRATING and finished and finished[-1].dest_host:
+            c.resize_done(s.uuid, finished[-1].uuid, finished[-1].dest_host)
+            return f"move to {finished[-1].dest_host} finished (migration {finished[-1].uuid})"
+        rebuilt = self.store.migrations(instance_uuid=s.uuid, statuses=(states.MIG_DONE,), kind="evacuation")
+        if task == states.REBUILD_SPAWNING and rebuilt and rebuilt[-1].dest_host:
+            c.rebuild_done(s.uuid, rebuilt[-1].uuid, rebuilt[-1].dest_host)
+            return f"evacuation to {rebuilt[-1].dest_host} finished (migration {rebuilt[-1].uuid})"
         running = self.store.migrations(instance_uuid=s.uuid, statuses=(states.MIG_PRE, states.MIG_MIGRATING))
         if task in _MOVE_TASKS and running:
             return self._revert_migration(running[-1], "no answer from the destination")

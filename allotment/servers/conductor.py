@@ -339,17 +339,40 @@ class Conductor:
         except MigrationNotFound:
             pass
 
-    def resize_done(self, uuid: str, migration: str, host: str) -> None:
+    def _advance_migration(self, uuid: str, migration: str, host: str, status: str, task: str) -> bool | None:
+        """Move a migration from MIGRATING to ``status`` for the server's step on ``host``.
+
+        True: this call made the change. False: it had been made already (a redelivered message, or
+        a conductor killed between this and updating the server) and the server still waits in
+        ``task`` for the rest. None: nothing to do.
+        """
         m = self.store.migration(migration)
-        if m is None or m.status != states.MIG_MIGRATING or m.dest_host != host:
+        if m is None or m.dest_host != host:
+            return None
+        if m.status == states.MIG_MIGRATING and self.store.set_migration(
+                migration, expect_status=states.MIG_MIGRATING, status=status):
+            return True
+        fresh, s = self.store.migration(migration), self.store.get(uuid)
+        if fresh is None or fresh.status != status or s is None or s.deleted or s.task_state != task:
+            return None
+        return False
+
+    def _destroy_unless_there(self, uuid: str, host: str) -> None:
+        """The server moved on (deleted, or its move undone) while ``host`` built it: remove that copy."""
+        s = self.store.get(uuid)
+        if s is None or s.deleted or s.host != host:
+            cast(self.transport, compute_topic(host), "destroy", instance=uuid)
+
+    def resize_done(self, uuid: str, migration: str, host: str) -> None:
+        # The migration first: a server seen in VERIFY_RESIZE must find its migration ready to confirm.
+        first = self._advance_migration(uuid, migration, host, states.MIG_FINISHED, states.RESIZE_MIGRATING)
+        m = self.store.migration(migration)
+        if first is None or m is None:
             return
         action = "resize" if m.kind == "resize" else "migrate"
-        # The migration first: a server seen in VERIFY_RESIZE must find its migration ready to confirm.
-        if not self.store.set_migration(migration, expect_status=states.MIG_MIGRATING, status=states.MIG_FINISHED):
-            return
         if not self.store.update(uuid, expect_task=states.RESIZE_MIGRATING, vm_state=states.RESIZED, task_state=None,
-                                 host=host, node=host, flavor=m.new_flavor, action=(action, True, None)):
-            cast(self.transport, compute_topic(host), "destroy", instance=uuid)
+                                 host=host, node=host, flavor=m.new_flavor, action=(action, True, None)) and first:
+            self._destroy_unless_there(uuid, host)
 
     def resize_failed(self, uuid: str, migration: str, host: str, reason: str) -> None:
         m, s = self.store.migration(migration), self.store.get(uuid)
@@ -405,16 +428,14 @@ class Conductor:
                                   states.REBUILD_SPAWNING, "rebuild_instance", flavor=s.flavor, image=s.image)
 
     def rebuild_done(self, uuid: str, migration: str, host: str) -> None:
-        m = self.store.migration(migration)
-        if m is None or m.status != states.MIG_MIGRATING or m.dest_host != host:
-            return
-        if not self.store.set_migration(migration, expect_status=states.MIG_MIGRATING, status=states.MIG_DONE):
+        first = self._advance_migration(uuid, migration, host, states.MIG_DONE, states.REBUILD_SPAWNING)
+        if first is None:
             return
         # The registry follows now; the migration keeps the dead source's allocations until it starts again.
         self.registry.finish_move(uuid, migration, host)
         if not self.store.update(uuid, expect_task=states.REBUILD_SPAWNING, vm_state=states.ACTIVE, task_state=None,
-                                 host=host, node=host, action=("evacuate", True, None)):
-            cast(self.transport, compute_topic(host), "destroy", instance=uuid)
+                                 host=host, node=host, action=("evacuate", True, None)) and first:
+            self._destroy_unless_there(uuid, host)
 
     def rebuild_failed(self, uuid: str, migration: str, host: str, reason: str) -> None:
         m, s = self.store.migration(migration), self.store.get(uuid)

@@ -158,6 +158,21 @@ class Cluster:
                 out[host] = (used, want)
         return out
 
+    def describe(self, hosts: list[str]) -> dict[str, Any]:
+        """What a failed usage check needs to be understood: per host, placement's allocations by consumer,
+        the servers the store puts there, and every open migration touching it."""
+        moves = self.store.migrations(statuses=states.MIGRATION_IN_PROGRESS)
+        out: dict[str, Any] = {}
+        for host in hosts:
+            out[host] = {
+                "allocations": self.placement.provider_allocations(provider_uuid(host)),
+                "servers": [(s.uuid, s.vm_state, s.task_state, s.flavor.get("name"))
+                            for s in self.store.list_servers(host=host)],
+                "migrations": [(m.instance_uuid, m.status, m.source_host, m.dest_host) for m in moves
+                               if host in (m.source_host, m.dest_host)],
+            }
+        return out
+
     def close(self) -> None:
         self.stop_all()
         self.http.close()

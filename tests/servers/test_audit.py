@@ -147,3 +147,77 @@ def test_the_conductor_audits_and_heals_periodically(db_url: str) -> None:
             consumer_generation=None, consumer_type="INSTANCE"))
         assert h.cloud.wait_until(lambda: h.cloud.placement.get_allocations(orphan).allocations == {}, timeout=10)
         h.check_usages()
+
+
+def _resize_finished_but_server_not_moved(h: Harness) -> tuple[str, str, str, str]:
+    """A resize whose destination built the server and whose migration the conductor marked finished, the
+    conductor then dying before it moved the server: (server, migration, source, destination)."""
+    server = _active(h)
+    uuid, source = str(server["id"]), str(server["host"])
+    store, conductor = h.cloud.store, h.cloud.conductor
+    migration = str(uuidlib.uuid4())
+    store.create_migration(migration, uuid, "resize", source_host=source, old_flavor=server["flavor"],  # type: ignore[arg-type]
+                           new_flavor=LARGE)
+    result = conductor.scheduler.schedule_move(conductor._spec_for_move(store.get(uuid), LARGE),  # type: ignore[arg-type]
+                                               migration_uuid=migration)
+    dest = result.selections[0][0].host
+    store.set_migration(migration, status=states.MIG_MIGRATING, dest_host=dest)
+    store.update(uuid, task_state=states.RESIZE_MIGRATING)
+    store.set_migration(migration, status=states.MIG_FINISHED)  # the step the dead conductor did get to
+    return uuid, migration, source, dest
+
+
+def test_redelivered_resize_done_moves_a_server_whose_migration_is_already_finished(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST, "cn2": HOST}) as h:
+        uuid, migration, source, dest = _resize_finished_but_server_not_moved(h)
+        h.cloud.conductor.resize_done(uuid, migration, dest)  # the message again, after the restart
+        shown = h.show(uuid)
+        assert (shown["status"], shown["host"], shown["flavor"]["name"]) == ("VERIFY_RESIZE", dest, LARGE["name"])
+        h.check_usages()
+        h.cloud.conductor.resize_done(uuid, migration, dest)  # once more: nothing changes, nothing destroyed
+        assert h.show(uuid)["status"] == "VERIFY_RESIZE"
+        h.action(uuid, {"revertResize": None})
+        shown = h.wait_for(uuid, "ACTIVE")
+        assert shown["host"] == source
+        h.check_usages()
+
+
+def test_audit_finishes_a_resize_left_between_migration_and_server(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST, "cn2": HOST}) as h:
+        uuid, migration, source, dest = _resize_finished_but_server_not_moved(h)
+        report = _impatient(h).run(heal=True)
+        assert [f.kind for f in report.findings] == ["stuck_server"]
+        assert f"move to {dest} finished" in str(report.findings[0].action)
+        shown = h.show(uuid)
+        assert (shown["status"], shown["host"]) == ("VERIFY_RESIZE", dest)
+        h.check_usages()
+        h.action(uuid, {"confirmResize": None})
+        assert h.wait_for(uuid, "ACTIVE")["host"] == dest
+        assert h.host_usage(source) == {}
+        h.check_usages()
+
+
+def test_audit_finishes_an_evacuation_left_between_migration_and_server(db_url: str) -> None:
+    with open_harness(db_url, computes={"cn1": HOST, "cn2": HOST}) as h:
+        server = _active(h)
+        uuid, source = str(server["id"]), str(server["host"])
+        store, conductor = h.cloud.store, h.cloud.conductor
+        h.cloud.stop_compute(source)
+        h.cloud.registry.set_host_status(source, forced_down=True)
+        migration = str(uuidlib.uuid4())
+        store.create_migration(migration, uuid, "evacuation", source_host=source,
+                               old_flavor=server["flavor"], new_flavor=server["flavor"])  # type: ignore[arg-type]
+        result = conductor.scheduler.schedule_move(
+            conductor._spec_for_move(store.get(uuid), server["flavor"], ignore_hosts=[source]),  # type: ignore[arg-type]
+            migration_uuid=migration)
+        dest = result.selections[0][0].host
+        store.set_migration(migration, status=states.MIG_MIGRATING, dest_host=dest)
+        store.update(uuid, task_state=states.REBUILD_SPAWNING)
+        store.set_migration(migration, status=states.MIG_DONE)  # the step the dead conductor did get to
+        report = _impatient(h).run(heal=True)
+        assert [f.kind for f in report.findings] == ["stuck_server"]
+        assert f"evacuation to {dest} finished" in str(report.findings[0].action)
+        shown = h.show(uuid)
+        assert (shown["status"], shown["host"]) == ("ACTIVE", dest)
+        assert h.cloud.registry.get_instance(uuid).host == dest
+        h.check_usages()
