@@ -6,15 +6,14 @@ from typing import Any
 
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
-from allotment.scheduler.host_manager import merge_candidates
+from allotment.scheduler.host_manager import candidate_hosts
 
 __all__ = ["run"]
 
 
 def run(ctx: Context, state: CycleState) -> None:
-    summaries = state.answer.get("provider_summaries") or {}
-    roots = {s.get("root_provider_uuid") or rp for rp, s in summaries.items()}
-    state.hosts = merge_candidates(ctx.registry.host_states(roots), state.answer)
+    # Each HostState is made with placement's figures of its tree, for the roots placement summarised.
+    state.hosts = candidate_hosts(lambda figures: ctx.registry.host_states(figures, figures=figures), state.answer)
     if not state.hosts:
         raise NoValidHost(_nothing_offered(state.answer))
 

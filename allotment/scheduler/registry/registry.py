@@ -281,10 +281,14 @@ class Registry:
         with self.db.read() as conn:
             self.snapshot.refresh(conn)
 
-    def host_states(self, root_uuids: Iterable[str] | None = None) -> dict[str, HostState]:
-        """Fresh HostStates by root provider uuid for the registered hosts among ``root_uuids`` (None: all)."""
+    def host_states(self, root_uuids: Iterable[str] | None = None, *,
+                    figures: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, HostState]:
+        """Fresh HostStates by root provider uuid for the registered hosts among ``root_uuids`` (None: all).
+
+        ``figures``: attributes per root uuid set on its HostState (see ``Snapshot.host_states``).
+        """
         self.refresh()
-        return self.snapshot.host_states(root_uuids)
+        return self.snapshot.host_states(root_uuids, figures)
 
     def all_aggregates(self) -> list[AggregateInfo]:
         self.refresh()

@@ -26,7 +26,7 @@ import datetime as dt
 import gc
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
@@ -232,12 +232,20 @@ class Snapshot:
 
     # ---- reads (call refresh first) -------------------------------------------------------
 
-    def host_states(self, root_uuids: Iterable[str] | None) -> dict[str, HostState]:
-        # Hot path (1,000 hosts per request): objects are made with object.__new__ plus a
-        # prepared attribute dict, about three times faster than the dataclass __init__.
+    def host_states(self, root_uuids: Iterable[str] | None,
+                    figures: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, HostState]:
+        """HostStates of the registered hosts among ``root_uuids`` (None: all), by root uuid.
+
+        ``figures`` maps a root uuid to HostState attributes to set on its HostState as it
+        is made (placement's resource figures), instead of updating 1,000 objects after.
+        """
+        # Hot path (1,000 hosts per request): objects are made with object.__new__ plus one
+        # attribute dict built in a single expression, about three times faster than the
+        # dataclass __init__.
         at = now()
         cutoff = at - dt.timedelta(seconds=self.service_down_time)
         new = object.__new__
+        no_figures: Mapping[str, Any] = {}
         with self.lock:
             by_uuid, hosts_by_id, host_aggs, all_aggs = self._by_uuid, self._hosts, self._host_aggs, self._aggs
             wanted = list(by_uuid) if root_uuids is None else root_uuids
@@ -255,27 +263,25 @@ class Snapshot:
                     "disabled_reason": rec.disabled_reason, "forced_down": rec.forced_down, "last_heartbeat": beat,
                 }
                 aggs = []
-                for aid in host_aggs.get(hid, ()):
-                    info = copies.get(aid)
-                    if info is None:
-                        a = all_aggs[aid]
-                        info = copies[aid] = AggregateInfo(a.uuid, a.name, a.metadata.copy())
-                    aggs.append(info)
-                attrs = rec.template.copy()
-                attrs["service"] = service
-                attrs["cpu_info"] = rec.cpu_info.copy()
-                attrs["supported_instances"] = rec.supported_instances.copy()
-                attrs["stats"] = rec.stats.copy()
-                attrs["instances"] = rec.instances.copy()
-                attrs["aggregates"] = aggs
-                attrs["allocation_candidates"] = []
-                attrs["limits"] = {}
-                attrs["numa_topology"] = rec.topology
-                attrs["numa_usage"] = rec.usage
-                for name, factory in _OTHER_FACTORIES:
-                    attrs[name] = factory()
+                agg_ids = host_aggs.get(hid)
+                if agg_ids:
+                    for aid in agg_ids:
+                        info = copies.get(aid)
+                        if info is None:
+                            a = all_aggs[aid]
+                            info = copies[aid] = AggregateInfo(a.uuid, a.name, a.metadata.copy())
+                        aggs.append(info)
                 hs = new(HostState)
-                hs.__dict__ = attrs
+                hs.__dict__ = {
+                    **rec.template,
+                    "service": service, "cpu_info": rec.cpu_info.copy(),
+                    "supported_instances": rec.supported_instances.copy(), "stats": rec.stats.copy(),
+                    "instances": rec.instances.copy(), "aggregates": aggs, "allocation_candidates": [],
+                    "limits": {}, "numa_topology": rec.topology, "numa_usage": rec.usage,
+                    **(figures.get(uuid, no_figures) if figures is not None else no_figures),
+                }
+                for name, factory in _OTHER_FACTORIES:
+                    hs.__dict__[name] = factory()
                 out[uuid] = hs
             return out
 
