@@ -37,6 +37,7 @@ from allotment.infra.chunks import chunked
 from allotment.scheduler.host_state import AggregateInfo, HostState, InstanceInfo, ServiceState
 from allotment.scheduler.registry import changes as change_log
 from allotment.scheduler.registry import topology as topology_ops
+from allotment.scheduler.registry.instances import Recorded
 from allotment.scheduler.registry.common import now
 from allotment.scheduler.registry.tables import aggregate_hosts, aggregate_metadata, aggregates, hosts, instances
 from allotment.scheduler.topology.host import HostTopology
@@ -95,6 +96,10 @@ def _host(r: Any) -> _Host:
         stats=dict(r.stats or {}), disabled=bool(r.disabled), disabled_reason=r.disabled_reason,
         forced_down=bool(r.forced_down), last_heartbeat=r.last_heartbeat,
     )
+
+
+# An instance's snapshot record before its fields are applied (see apply_recorded).
+_INSTANCE_DEFAULTS = {f.name: f.default for f in fields(InstanceInfo) if f.name != "uuid"}
 
 
 def _instance(r: Any) -> InstanceInfo:
@@ -222,6 +227,32 @@ class Snapshot:
                     self._host_aggs.setdefault(hid, []).append(aid)
                 if new is not None:
                     self._aggs[aid] = new
+
+    def apply_recorded(self, done: Recorded) -> None:
+        """Take in an instance write this process committed, if it is the only one the snapshot lacks.
+
+        At generation ``done.generation - 1`` the snapshot holds everything committed before
+        the write, so adding it gives exactly the state at its generation: the next refresh
+        then costs one query instead of a change-log read and a reload of the host. Otherwise
+        (another write came in between, or the snapshot is already past it) nothing happens
+        and ``refresh`` catches up from the log as usual. Records are replaced, never edited:
+        HostStates handed out earlier share them.
+        """
+        with self.lock:
+            if not self.loaded or self.generation != done.generation - 1:
+                return
+            old = self._hosts.get(done.previous_host) if done.previous_host is not None else None
+            new = self._hosts.get(done.host)
+            if new is None or (done.previous_host is not None and old is None):
+                return  # not in the snapshot (cannot be at a consistent generation): let refresh reload
+            before = old.instances.get(done.uuid) if old is not None else None
+            base = vars(before) if before is not None else {}
+            info = InstanceInfo(**{**_INSTANCE_DEFAULTS, **base, **done.values, "uuid": done.uuid})
+            if old is not None and old is not new:
+                old.instances = {k: v for k, v in old.instances.items() if k != done.uuid}
+            # Kept by uuid, the order a reload reads them in.
+            new.instances = dict(sorted({**new.instances, done.uuid: info}.items()))
+            self.generation = done.generation
 
     def _reload_heartbeats(self, conn: Connection) -> None:
         for hid, beat in conn.execute(sa.select(hosts.c.id, hosts.c.last_heartbeat)):
