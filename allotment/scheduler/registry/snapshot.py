@@ -270,9 +270,8 @@ class Snapshot:
         ``figures`` maps a root uuid to HostState attributes to set on its HostState as it
         is made (placement's resource figures), instead of updating 1,000 objects after.
         """
-        # Hot path (1,000 hosts per request): objects are made with object.__new__ plus one
-        # attribute dict built in a single expression, about three times faster than the
-        # dataclass __init__.
+        # Hot path (1,000 hosts per request): objects are made with object.__new__ plus a
+        # prepared attribute dict, about three times faster than the dataclass __init__.
         at = now()
         cutoff = at - dt.timedelta(seconds=self.service_down_time)
         new = object.__new__
@@ -302,17 +301,25 @@ class Snapshot:
                             a = all_aggs[aid]
                             info = copies[aid] = AggregateInfo(a.uuid, a.name, a.metadata.copy())
                         aggs.append(info)
-                hs = new(HostState)
-                hs.__dict__ = {
-                    **rec.template,
-                    "service": service, "cpu_info": rec.cpu_info.copy(),
-                    "supported_instances": rec.supported_instances.copy(), "stats": rec.stats.copy(),
-                    "instances": rec.instances.copy(), "aggregates": aggs, "allocation_candidates": [],
-                    "limits": {}, "numa_topology": rec.topology, "numa_usage": rec.usage,
-                    **(figures.get(uuid, no_figures) if figures is not None else no_figures),
-                }
+                # A copy of the template (which has every key) then item by item: about three
+                # times cheaper than one {**template, ...} display, which inserts key by key.
+                attrs = rec.template.copy()
+                attrs["service"] = service
+                attrs["cpu_info"] = rec.cpu_info.copy()
+                attrs["supported_instances"] = rec.supported_instances.copy()
+                attrs["stats"] = rec.stats.copy()
+                attrs["instances"] = rec.instances.copy()
+                attrs["aggregates"] = aggs
+                attrs["allocation_candidates"] = []
+                attrs["limits"] = {}
+                attrs["numa_topology"] = rec.topology
+                attrs["numa_usage"] = rec.usage
+                if figures is not None:
+                    attrs.update(figures.get(uuid, no_figures))
                 for name, factory in _OTHER_FACTORIES:
-                    hs.__dict__[name] = factory()
+                    attrs[name] = factory()
+                hs = new(HostState)
+                hs.__dict__ = attrs
                 out[uuid] = hs
             return out
 
