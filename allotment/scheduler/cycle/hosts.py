@@ -13,7 +13,10 @@ __all__ = ["run"]
 
 def run(ctx: Context, state: CycleState) -> None:
     # Each HostState is made with placement's figures of its tree, for the roots placement summarised.
-    state.hosts = candidate_hosts(lambda figures: ctx.registry.host_states(figures, figures=figures), state.answer)
+    # The request filters' phase refreshed the snapshot at the start of this request: one
+    # refresh per request is enough (the registry's hard checks are made at claim time).
+    state.hosts = candidate_hosts(
+        lambda figures: ctx.registry.host_states(figures, figures=figures, refresh=False), state.answer)
     if not state.hosts:
         raise NoValidHost(_nothing_offered(state.answer))
 

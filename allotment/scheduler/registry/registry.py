@@ -292,12 +292,16 @@ class Registry:
             self.snapshot.refresh(conn)
 
     def host_states(self, root_uuids: Iterable[str] | None = None, *,
-                    figures: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, HostState]:
+                    figures: Mapping[str, Mapping[str, Any]] | None = None,
+                    refresh: bool = True) -> dict[str, HostState]:
         """Fresh HostStates by root provider uuid for the registered hosts among ``root_uuids`` (None: all).
 
         ``figures``: attributes per root uuid set on its HostState (see ``Snapshot.host_states``).
+        ``refresh=False``: the caller brought the snapshot up to date moments ago (earlier in
+        the same scheduling request), so the query that checks is skipped.
         """
-        self.refresh()
+        if refresh:
+            self.refresh()
         return self.snapshot.host_states(root_uuids, figures)
 
     def all_aggregates(self) -> list[AggregateInfo]:
