@@ -4,7 +4,10 @@ Freshness: ``refresh`` costs one ``SELECT generation`` when nothing changed. Whe
 generation moved it reads the change log above its own generation and reloads only the
 hosts (with their instances) and aggregates named there; a ``*`` entry, a log pruned
 past its generation or a generation that went backwards (registry reset) mean a full
-reload. Heartbeats are not logged (thousands of hosts beat every few seconds and would
+reload. An instance write this process commits is taken in directly (``apply_recorded``)
+when the snapshot was at the generation just before it: the scheduler records every
+instance it places, and would otherwise reload that host on its next request. Heartbeats
+are not logged (thousands of hosts beat every few seconds and would
 invalidate every snapshot all the time): their times are re-read for all hosts at most
 every ``heartbeat_refresh`` seconds, so a host is seen going down or up that much late.
 
