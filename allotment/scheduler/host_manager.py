@@ -3,7 +3,8 @@
 ``merge_candidates`` takes the HostStates of the registered hosts (by root provider uuid,
 from ``Registry.host_states``) and a GET /allocation_candidates answer (microversion 1.34
 or later) and returns the hosts placement offered, in the order placement listed them,
-each with its resource figures and the allocation requests it can take.
+each with its resource figures and the allocation requests it can take. ``candidate_hosts``
+does the same while the HostStates are made (the scheduler's path: no second pass over them).
 
 Resource figures are sums over the host's provider tree (root and descendants). Placement's
 ``capacity`` is already ``(total - reserved) * allocation_ratio``, so the allocation ratios
@@ -15,12 +16,12 @@ joined through an aggregate) are not counted in a host's figures.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from allotment.scheduler.host_state import HostState
 
-__all__ = ["merge_candidates"]
+__all__ = ["candidate_hosts", "merge_candidates", "tree_figures"]
 
 LOG = logging.getLogger(__name__)
 
@@ -33,14 +34,34 @@ def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapp
     ``host_states`` maps root provider uuid -> HostState and is updated in place; candidates
     whose root is not a registered host are dropped.
     """
-    summaries: Mapping[str, Any] = candidates_json.get("provider_summaries") or {}
+    root_of, figures = tree_figures(candidates_json.get("provider_summaries") or _EMPTY)
+    roots: list[str] = []
+    ordered = _in_request_order(host_states, candidates_json, root_of, roots)
+    for root, host in zip(roots, ordered):
+        vars(host).update(figures.get(root) or _figures(0, 0, 0, 0, 0, 0))
+    return ordered
+
+
+def candidate_hosts(build: Callable[[Mapping[str, Mapping[str, Any]]], Mapping[str, HostState]],
+                    candidates_json: Mapping[str, Any]) -> list[HostState]:
+    """``merge_candidates`` for fresh HostStates: ``build`` makes them with the figures already set.
+
+    ``build`` gets root uuid -> HostState attributes (the tree's figures) and returns the
+    registered hosts among those roots (``Registry.host_states(roots, figures=...)``): each
+    HostState is made once with its final values, instead of made and then updated (the
+    scheduler does this for up to 1,000 hosts per request).
+    """
+    root_of, figures = tree_figures(candidates_json.get("provider_summaries") or _EMPTY)
+    return _in_request_order(build(figures), candidates_json, root_of)
+
+
+def tree_figures(summaries: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """The root of every summarised provider, and per root the HostState resource figures of its tree."""
     root_of: dict[str, str] = {}
     sums: dict[str, list[int]] = {}  # root -> [vcpu cap, vcpu used, ram cap, ram used, disk cap, disk used]
     for rp, summary in summaries.items():
         root = summary.get("root_provider_uuid") or rp
         root_of[rp] = root
-        if root not in host_states:
-            continue
         acc = sums.get(root)
         if acc is None:
             acc = sums[root] = [0, 0, 0, 0, 0, 0]
@@ -58,7 +79,23 @@ def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapp
         if r is not None:
             acc[4] += r["capacity"]
             acc[5] += r["used"]
+    return root_of, {root: _figures(*acc) for root, acc in sums.items()}
 
+
+def _figures(vcpu_cap: int, vcpu_used: int, ram_cap: int, ram_used: int, disk_cap: int,
+             disk_used: int) -> dict[str, Any]:
+    return {"vcpus_total": vcpu_cap, "vcpus_used": vcpu_used, "cpu_allocation_ratio": 1.0,
+            "total_usable_ram_mb": ram_cap, "free_ram_mb": ram_cap - ram_used, "ram_allocation_ratio": 1.0,
+            "total_usable_disk_gb": disk_cap, "disk_allocation_ratio": 1.0,
+            "free_disk_mb": (disk_cap - disk_used) * 1024}
+
+
+def _in_request_order(host_states: Mapping[str, HostState], candidates_json: Mapping[str, Any],
+                      root_of: Mapping[str, str], roots: list[str] | None = None) -> list[HostState]:
+    """The hosts of ``host_states`` placement offered, first offered first, each with its allocation requests.
+
+    ``roots``, when given, gets the key of each host returned, in the same order.
+    """
     ordered: list[HostState] = []
     seen: set[str] = set()
     dropped: set[str] = set()
@@ -76,12 +113,9 @@ def merge_candidates(host_states: Mapping[str, HostState], candidates_json: Mapp
         if root not in seen:
             seen.add(root)
             ordered.append(host)
+            if roots is not None:
+                roots.append(root)
             host.allocation_candidates = []
-            vcpu_cap, vcpu_used, ram_cap, ram_used, disk_cap, disk_used = sums.get(root, (0, 0, 0, 0, 0, 0))
-            host.vcpus_total, host.vcpus_used, host.cpu_allocation_ratio = vcpu_cap, vcpu_used, 1.0
-            host.total_usable_ram_mb, host.free_ram_mb, host.ram_allocation_ratio = ram_cap, ram_cap - ram_used, 1.0
-            host.total_usable_disk_gb, host.disk_allocation_ratio = disk_cap, 1.0
-            host.free_disk_mb = (disk_cap - disk_used) * 1024
         host.allocation_candidates.append(request)
     if dropped and LOG.isEnabledFor(logging.DEBUG):
         LOG.debug("dropped candidates of %d root provider(s) not registered as hosts: %s",

@@ -69,22 +69,36 @@ def _add_weigher(
     groups: list[tuple[HostState, list[int]]],
     totals: list[float],
 ) -> None:
+    by_group: list[tuple[float, list[int]]] | None = None
+    if _multiplier_from_aggregates_only(weigher):
+        # Hosts in the same aggregates share a multiplier: ask once per group, before the raw
+        # values, so a weigher every host multiplies by 0 (NumInstancesWeigher by default)
+        # costs nothing.
+        by_group = [(weigher.weight_multiplier(representative), members) for representative, members in groups]
+        if not any(multiplier for multiplier, _ in by_group):
+            return
     values = _raw_values(weigher, hosts, spec)
     floor, ceiling = weigher.minval, weigher.maxval
-    if floor is not None:
+    smallest, largest = min(values), max(values)
+    # Clamping changes nothing when every value is already within the bounds (the usual case).
+    if floor is not None and smallest < floor:
         values = [max(floor, v) for v in values]
-    if ceiling is not None:
+        smallest, largest = max(floor, smallest), max(floor, largest)
+    if ceiling is not None and largest > ceiling:
         values = [min(ceiling, v) for v in values]
-    low = float(floor if floor is not None else min(values))
-    high = float(ceiling if ceiling is not None else max(values))
+        smallest, largest = min(ceiling, smallest), min(ceiling, largest)
+    low = float(floor if floor is not None else smallest)
+    high = float(ceiling if ceiling is not None else largest)
     if low == high:
         return  # every host normalises to 0: the multiplier cannot matter
     span = high - low
+    if by_group is not None and len(by_group) == 1:
+        multiplier = by_group[0][0]  # one group holds every host, in order
+        totals[:] = [t + multiplier * ((v - low) / span) for t, v in zip(totals, values)]
+        return
     normalised = [(v - low) / span for v in values]
-    if _multiplier_from_aggregates_only(weigher):
-        # Hosts in the same aggregates share a multiplier: ask once per group.
-        for representative, members in groups:
-            multiplier = weigher.weight_multiplier(representative)
+    if by_group is not None:
+        for multiplier, members in by_group:
             if multiplier:
                 for i in members:
                     totals[i] += multiplier * normalised[i]

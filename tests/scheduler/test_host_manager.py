@@ -12,7 +12,7 @@ import pytest
 from allotment.client import direct
 from allotment.client.client import PlacementClient
 from allotment.client.models import Allocations, Inventory
-from allotment.scheduler.host_manager import merge_candidates
+from allotment.scheduler.host_manager import candidate_hosts, merge_candidates
 from allotment.scheduler.registry import Registry
 
 
@@ -107,3 +107,20 @@ def test_consume_after_merge_counts_against_the_figures(cloud: Cloud) -> None:
     a = states[cloud.a]
     a.consume(InstanceInfo(str(uuidlib.uuid4())), {"VCPU": 2, "MEMORY_MB": 512, "DISK_GB": 5})
     assert (a.vcpus_used, a.free_ram_mb, a.free_disk_mb) == (4, 2048, 85 * 1024)
+
+
+def test_candidate_hosts_makes_the_states_merge_candidates_fills(cloud: Cloud) -> None:
+    answer = cloud.placement.allocation_candidates({"resources": "VCPU:1,MEMORY_MB:256,DISK_GB:1"})
+    asked: list[set[str]] = []
+
+    def build(figures):  # type: ignore[no-untyped-def]
+        asked.append(set(figures))
+        return cloud.registry.host_states(figures, figures=figures)
+
+    made = candidate_hosts(build, answer)
+    merged = merge_candidates(cloud.registry.host_states(), answer)
+    assert asked == [{cloud.a, cloud.b, cloud.stray}]  # the summarised roots, asked for once
+    assert [vars(h) for h in made] == [vars(h) for h in merged]
+    a = made[0] if made[0].uuid == cloud.a else made[1]
+    assert (a.vcpus_total, a.vcpus_used, a.free_ram_mb, a.free_disk_mb) == (32, 2, 2560, 90 * 1024)
+    assert candidate_hosts(build, {"allocation_requests": [], "provider_summaries": {}}) == []

@@ -98,6 +98,30 @@ def test_the_weighed_best_host_is_claimed_and_recorded(fleet: Fleet) -> None:
     assert result.reservation_id.startswith("r-")
 
 
+def test_a_request_checks_the_registry_once_and_its_own_record_costs_no_reload(
+        fleet: Fleet, monkeypatch: pytest.MonkeyPatch) -> None:
+    fleet.add_hosts(3)
+    scheduler = fleet.scheduler()
+    scheduler.select_destinations(boot_spec())  # the snapshot's first load
+    refreshes: list[None] = []
+    real = fleet.registry.refresh
+
+    def counted() -> None:
+        refreshes.append(None)
+        real()
+
+    monkeypatch.setattr(fleet.registry, "refresh", counted)
+    snapshot = fleet.registry.snapshot
+    loads = (snapshot.full_loads, snapshot.partial_loads)
+    for _ in range(3):
+        scheduler.select_destinations(boot_spec())
+    assert len(refreshes) == 3  # one per request
+    assert (snapshot.full_loads, snapshot.partial_loads) == loads  # each record was taken in, not read back
+    recorded = {i.uuid: i.host for i in fleet.registry.list_instances()}
+    seen = {u: s.host for s in fleet.registry.host_states().values() for u in s.instances}
+    assert len(recorded) == 4 and seen == recorded
+
+
 def test_given_instance_uuids_are_used(fleet: Fleet) -> None:
     fleet.add_hosts(2)
     wanted = [str(uuidlib.uuid4()), str(uuidlib.uuid4())]

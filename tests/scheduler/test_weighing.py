@@ -109,6 +109,27 @@ def test_hosts_sharing_aggregates_share_the_override() -> None:
     assert by_name(hosts) == {"h0": 0.0, "h1": 1.0, "h2": 2.0}
 
 
+class CountingStat(Stat):
+    """Stat that counts the hosts it was asked to weigh."""
+
+    asked = 0
+
+    def raw_weight(self, host: HostState, spec: RequestSpec) -> float:
+        self.asked += 1
+        return super().raw_weight(host, spec)
+
+
+def test_a_weigher_multiplied_by_zero_everywhere_is_not_asked() -> None:
+    hosts = stat_hosts(0, 10, 20)
+    off = CountingStat(config(stat_weight_multiplier=0.0))
+    weigh_hosts([off], hosts, spec())
+    assert off.asked == 0 and by_name(hosts) == {"h0": 0.0, "h1": 0.0, "h2": 0.0}
+    # An aggregate turning it on for one host is still honoured.
+    hosts[2].aggregates = host("x", aggregates=[{"stat_weight_multiplier": "2"}]).aggregates
+    weigh_hosts([off], hosts, spec())
+    assert off.asked == 3 and by_name(hosts) == {"h0": 0.0, "h1": 0.0, "h2": 2.0}
+
+
 def test_a_weigher_with_its_own_multiplier_is_asked_for_every_host() -> None:
     hosts = stat_hosts(0, 10, 10)
     hosts[1].stats["m"] = "-1"

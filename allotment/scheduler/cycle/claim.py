@@ -135,7 +135,7 @@ def consume(ctx: Context, state: CycleState, chosen: Placed) -> None:
     """Record the placed instance (boots) and let the later instances of the request see it."""
     host, fields = chosen.host, state.fields
     if state.move is None and not state.dry_run:  # a moving instance stays recorded on its source until confirm
-        _, chosen.recorded = ctx.registry.record_instance(chosen.instance, host.host, **fields)
+        chosen.recorded = ctx.registry.put_instance(chosen.instance, host.host, **fields)
     info = InstanceInfo(uuid=chosen.instance, flavor_name=fields["flavor_name"], vcpus=fields["vcpus"],
                         memory_mb=fields["memory_mb"], root_gb=fields["root_gb"], project_id=fields["project_id"],
                         image_id=fields["image_id"], task_state=fields["task_state"])

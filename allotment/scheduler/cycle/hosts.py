@@ -6,15 +6,17 @@ from typing import Any
 
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
-from allotment.scheduler.host_manager import merge_candidates
+from allotment.scheduler.host_manager import candidate_hosts
 
 __all__ = ["run"]
 
 
 def run(ctx: Context, state: CycleState) -> None:
-    summaries = state.answer.get("provider_summaries") or {}
-    roots = {s.get("root_provider_uuid") or rp for rp, s in summaries.items()}
-    state.hosts = merge_candidates(ctx.registry.host_states(roots), state.answer)
+    # Each HostState is made with placement's figures of its tree, for the roots placement summarised.
+    # The request filters' phase refreshed the snapshot at the start of this request: one
+    # refresh per request is enough (the registry's hard checks are made at claim time).
+    state.hosts = candidate_hosts(
+        lambda figures: ctx.registry.host_states(figures, figures=figures, refresh=False), state.answer)
     if not state.hosts:
         raise NoValidHost(_nothing_offered(state.answer))
 

@@ -13,7 +13,8 @@ __all__ = ["run"]
 
 def run(ctx: Context, state: CycleState) -> None:
     state.group = _server_group(ctx, state)
-    # RequestFilterFailed is a NoValidHost: it propagates as the answer.
+    # RequestFilterFailed is a NoValidHost: it propagates as the answer. all_aggregates
+    # refreshes the registry snapshot: the request's one refresh (the hosts phase reuses it).
     state.constraints = process_request_spec(state.spec, RequestFilterContext(ctx.config, ctx.registry.all_aggregates()))
     state.spec = state.constraints.apply(state.spec)
     # PCI aliases become placement request groups (one per device), resolved against the config.

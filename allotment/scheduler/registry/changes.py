@@ -28,8 +28,12 @@ def current(conn: Connection) -> int:
 def bump(conn: Connection, *, hosts: Iterable[int] = (), aggregates: Iterable[int] = (),
          everything: bool = False) -> int:
     """Advance the generation and log the touched hosts and aggregates; the new generation."""
-    conn.execute(state.update().where(state.c.id == 1).values(generation=state.c.generation + 1))
-    gen = current(conn)
+    step = state.update().where(state.c.id == 1).values(generation=state.c.generation + 1)
+    if conn.dialect.update_returning:  # SQLite and PostgreSQL: one statement instead of two
+        gen = int(conn.execute(step.returning(state.c.generation)).scalar_one())
+    else:  # MariaDB/MySQL have no UPDATE ... RETURNING
+        conn.execute(step)
+        gen = current(conn)
     if everything:
         rows = [{"generation": gen, "kind": "*", "ref": None}]
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,9 +16,11 @@ from allotment.scheduler.registry.hosts import host_id
 from allotment.scheduler.registry.models import INSTANCE_FIELDS, Instance
 from allotment.scheduler.registry.tables import group_members, hosts, instances
 
-__all__ = ["check_fields", "load", "record", "remove"]
+__all__ = ["Recorded", "check_fields", "load", "record", "remove"]
 
 _COUNTS = ("vcpus", "memory_mb", "root_gb")
+# A new instance's values for the fields not given (the nullable ones are None).
+_NEW = {"vcpus": 0, "memory_mb": 0, "root_gb": 0, **{k: None for k in INSTANCE_FIELDS if k not in _COUNTS}}
 
 
 def check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -33,8 +36,20 @@ def check_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return dict(fields)
 
 
-def record(conn: Connection, uuid: str, host: str | None, fields: Mapping[str, Any]) -> bool:
-    """Create or update the instance (fields left out keep their value); True when created.
+@dataclass(frozen=True)
+class Recorded:
+    """What ``record`` wrote: enough for the writer's own snapshot to apply it without reading it back."""
+
+    uuid: str
+    created: bool
+    generation: int  # the generation the write committed as
+    previous_host: int | None  # host id before (None: created)
+    host: int  # host id now
+    values: dict[str, Any]  # the instance fields written (all of them when created)
+
+
+def record(conn: Connection, uuid: str, host: str | None, fields: Mapping[str, Any]) -> Recorded:
+    """Create or update the instance (fields left out keep their value).
 
     A new host moves the instance, and its server group membership with it (policy checked).
     """
@@ -47,20 +62,25 @@ def record(conn: Connection, uuid: str, host: str | None, fields: Mapping[str, A
     new_host = host_id(conn, host) if host is not None else None
     stamp = now()
     if row is None:
-        conn.execute(instances.insert().values(
-            **{"vcpus": 0, "memory_mb": 0, "root_gb": 0, **values}, uuid=uuid, host_id=new_host, created_at=stamp))
+        values = {**_NEW, **values}
+        conn.execute(instances.insert().values(**values, uuid=uuid, host_id=new_host, created_at=stamp))
         touched.add(new_host)
     else:
         touched.add(row.host_id)
-        if new_host is not None and new_host != row.host_id:
-            values["host_id"] = new_host
+        moved = new_host is not None and new_host != row.host_id
+        if values or moved:
+            conn.execute(instances.update().where(instances.c.uuid == uuid).values(
+                **values, **({"host_id": new_host} if moved else {}), updated_at=stamp))
+        if moved:
             touched.add(new_host)
-        if values:
-            conn.execute(instances.update().where(instances.c.uuid == uuid).values(**values, updated_at=stamp))
     if host is not None and (row is None or new_host != row.host_id):
         groups.follow_instance(conn, uuid, host)
-    changes.bump(conn, hosts=[h for h in touched if h is not None])
-    return row is None
+    gen = changes.bump(conn, hosts=[h for h in touched if h is not None])
+    previous = None if row is None else int(row.host_id)
+    now_on = new_host if new_host is not None else previous
+    assert now_on is not None  # a new instance has a host (checked above)
+    return Recorded(uuid=uuid, created=row is None, generation=gen, previous_host=previous, host=now_on,
+                    values=values)
 
 
 def remove(conn: Connection, uuid: str) -> None:

@@ -225,8 +225,18 @@ class Registry:
 
     def record_instance(self, uuid: str, host: str | None = None, **fields: Any) -> tuple[Instance, bool]:
         """Create or update (fields left out keep their value); a new host moves it. (instance, created)."""
-        created = self._write(lambda c: instance_ops.record(c, uuid, host, fields))
+        created = self.put_instance(uuid, host, **fields)
         return self.get_instance(uuid), created
+
+    def put_instance(self, uuid: str, host: str | None = None, **fields: Any) -> bool:
+        """``record_instance`` without reading the record back (the scheduler's claim path); True when created.
+
+        This process's snapshot takes the write in as well when it was current just before
+        it, so the next scheduling request does not read the host back from the database.
+        """
+        done = self._write(lambda c: instance_ops.record(c, uuid, host, fields))
+        self.snapshot.apply_recorded(done)
+        return done.created
 
     def set_task_state(self, uuid: str, task_state: str | None) -> Instance:
         return self.record_instance(uuid, task_state=task_state)[0]
@@ -281,10 +291,18 @@ class Registry:
         with self.db.read() as conn:
             self.snapshot.refresh(conn)
 
-    def host_states(self, root_uuids: Iterable[str] | None = None) -> dict[str, HostState]:
-        """Fresh HostStates by root provider uuid for the registered hosts among ``root_uuids`` (None: all)."""
-        self.refresh()
-        return self.snapshot.host_states(root_uuids)
+    def host_states(self, root_uuids: Iterable[str] | None = None, *,
+                    figures: Mapping[str, Mapping[str, Any]] | None = None,
+                    refresh: bool = True) -> dict[str, HostState]:
+        """Fresh HostStates by root provider uuid for the registered hosts among ``root_uuids`` (None: all).
+
+        ``figures``: attributes per root uuid set on its HostState (see ``Snapshot.host_states``).
+        ``refresh=False``: the caller brought the snapshot up to date moments ago (earlier in
+        the same scheduling request), so the query that checks is skipped.
+        """
+        if refresh:
+            self.refresh()
+        return self.snapshot.host_states(root_uuids, figures)
 
     def all_aggregates(self) -> list[AggregateInfo]:
         self.refresh()

@@ -12,6 +12,7 @@ from allotment.scheduler.topology.pci import free_devices
 __all__ = ["PCIWeigher"]
 
 _MAX_DEVICES = 100
+_NO_DEVICES = float(_MAX_DEVICES)  # raw_weight of a host without devices
 
 
 class PCIWeigher(HostWeigher):
@@ -30,3 +31,8 @@ class PCIWeigher(HostWeigher):
         topology, usage = host.numa_topology, host.numa_usage
         free = len(free_devices(topology, usage.devices)) if topology is not None and usage is not None else 0
         return float(_MAX_DEVICES - min(free, _MAX_DEVICES - 1))
+
+    def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        # Hosts without a topology (most, in a cloud without PCI) need no call each.
+        raw = self.raw_weight
+        return [_NO_DEVICES if h.numa_topology is None else raw(h, spec) for h in hosts]

@@ -202,3 +202,38 @@ def test_a_full_load_takes_the_snapshot_out_of_the_collectors_generations(regist
     registry.host_states()
     assert gc.get_freeze_count() > 0
     gc.unfreeze()
+
+
+def test_own_instance_writes_are_taken_in_without_a_reload(registry: Registry) -> None:
+    rp1, rp2 = new_uuid(), new_uuid()
+    registry.register_host("c1", rp1)
+    registry.register_host("c2", rp2)
+    registry.host_states()
+    loads = (registry.snapshot.full_loads, registry.snapshot.partial_loads)
+    a, b = new_uuid(), new_uuid()
+    assert registry.put_instance(a, "c1", flavor_name="m1", vcpus=2, memory_mb=512, root_gb=1, project_id="p",
+                                 image_id="i", task_state="scheduling")
+    assert registry.put_instance(b, "c1", vcpus=1)
+    assert not registry.put_instance(a, None, task_state="spawning")
+    registry.move_instance(b, "c2")
+    states = registry.host_states()
+    assert (registry.snapshot.full_loads, registry.snapshot.partial_loads) == loads
+    # What a snapshot read from the database holds.
+    fresh = Registry(registry.db, service_down_time=60, heartbeat_refresh=0).host_states()
+    assert states[rp1].instances == fresh[rp1].instances and set(states[rp1].instances) == {a}
+    assert states[rp2].instances == fresh[rp2].instances and set(states[rp2].instances) == {b}
+    assert states[rp1].instances[a] == InstanceInfo(a, flavor_name="m1", vcpus=2, memory_mb=512, root_gb=1,
+                                                    project_id="p", image_id="i", task_state="spawning")
+    assert states[rp1].num_io_ops == 1
+
+
+def test_an_own_write_after_another_writers_is_read_from_the_log(registry: Registry, other: Registry) -> None:
+    rp = new_uuid()
+    registry.register_host("c1", rp)
+    registry.host_states()
+    theirs, ours = new_uuid(), new_uuid()
+    other.record_instance(theirs, "c1")  # this snapshot is now one generation behind
+    registry.put_instance(ours, "c1")  # so it cannot take this write in by itself
+    partial = registry.snapshot.partial_loads
+    assert set(registry.host_states([rp])[rp].instances) == {theirs, ours}
+    assert registry.snapshot.partial_loads == partial + 1

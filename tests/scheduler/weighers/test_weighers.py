@@ -11,9 +11,11 @@ from allotment.scheduler.spec import RequestSpec, ServerGroup
 from allotment.scheduler.weighers.affinity import ServerGroupSoftAffinityWeigher, ServerGroupSoftAntiAffinityWeigher
 from allotment.scheduler.weighers.build_failure import BuildFailureWeigher
 from allotment.scheduler.weighers.load import IoOpsWeigher, NumInstancesWeigher
+from allotment.scheduler.weighers.pci import PCIWeigher
 from allotment.scheduler.weighers.resources import CPUWeigher, DiskWeigher, RAMWeigher
 from allotment.scheduler.weighing import weigh_hosts
 from tests.scheduler.filters.factories import host, spec
+from tests.scheduler.topology import helpers as topo
 
 ALL = [RAMWeigher, CPUWeigher, DiskWeigher, IoOpsWeigher, NumInstancesWeigher, ServerGroupSoftAffinityWeigher,
        ServerGroupSoftAntiAffinityWeigher, BuildFailureWeigher]
@@ -42,6 +44,14 @@ def io_busy(name: str, io: int, idle: int = 0) -> HostState:
     return h
 
 
+def with_devices(name: str, *, free: int) -> HostState:
+    """A host with two PCI devices, ``free`` of them not held."""
+    h = host(name)
+    h.numa_topology = topo.host(topo.cell(0, cpus={0, 1}), devices=[topo.device(f"0000:00:0{i}.0", 0) for i in range(2)])
+    h.numa_usage = topo.usage(devices=[f"0000:00:0{i}.0" for i in range(2 - free)])
+    return h
+
+
 GROUP_MEMBERS = ["m1", "m2", "m3"]
 
 
@@ -61,6 +71,7 @@ SAMPLES: list[tuple[type[HostWeigher], list[HostState], RequestSpec, list[float]
     (ServerGroupSoftAntiAffinityWeigher, [host("a", instances=["m1", "m2", "x"]), host("b", instances=["x"])],
      group_spec("soft-anti-affinity"), [-2, 0]),
     (BuildFailureWeigher, [host("a", failed_builds=3), host("b")], spec(), [3, 0]),
+    (PCIWeigher, [with_devices("a", free=2), host("b"), with_devices("c", free=1)], spec(), [98.0, 100.0, 99.0]),
 ]
 
 
