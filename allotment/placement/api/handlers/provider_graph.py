@@ -123,8 +123,11 @@ def show_provider_graph(req: Request) -> Response:
             parts = [_fragment(model, rec) for rec in provs.values()]
             removed: list[str] = []
         else:  # records are replaced, never mutated: a changed provider is a different record
-            parts = [_fragment(model, rec) for pid, rec in provs.items() if before.get(pid) is not rec]
+            changed = [(before.get(pid), rec) for pid, rec in provs.items() if before.get(pid) is not rec]
+            parts = [_fragment(model, rec) for _, rec in changed]
             removed = [before[pid].uuid for pid in before.keys() - provs.keys()]
+            # A deleted provider's id can come back for a new one (SQLite reuses the highest rowid).
+            removed += [old.uuid for old, rec in changed if old is not None and old.uuid != rec.uuid]
         now = before if before is not None and not parts and not removed else dict(provs)
     token = since if now is before and since is not None else shown.keep(now)
     head = b'{"token":' + orjson.dumps(token)
