@@ -241,3 +241,15 @@ def test_one_scheduler_explains_as_a_fresh_one_after_placement_changed(fleet: Fl
     explanation = refusal(kept, too_big)
     assert explanation["hosts"] == 4
     assert same(explanation) == same(refusal(fleet.scheduler(), too_big))
+
+
+def test_hosts_alike_count_each_and_the_nearest_are_the_least_uuids_then_names(fleet: Fleet) -> None:
+    names = fleet.add_hosts(20, vcpus=4, memory_mb=4096)  # judged once, counted twenty times
+    explanation = refusal(fleet.scheduler(), boot_spec(flavor(vcpus=12, memory_mb=4096)))
+    assert group(explanation)["ruled_out"] == {"amount": {"hosts": 23, "by": {"VCPU": 22, "MEMORY_MB": 1}}}
+    # a (8 free) and c (the memory) miss by less; then the twenty tie with b: of the twelve least
+    # uuids, by name.
+    tied = sorted([fleet.roots[n] for n in [*names, "b"]])[:12 - 2]
+    by_name = fleet.host_names()
+    expected = ["a", "c", sorted(by_name[u] for u in tied)[0]]
+    assert [m["host"] for m in explanation["nearest_misses"]] == expected

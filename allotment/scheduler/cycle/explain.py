@@ -81,7 +81,7 @@ def explain(ctx: Context, state: CycleState) -> dict[str, Any]:
                               "root_forbidden": sorted(query.root_forbidden), **_counts(entries, REQUEST_LEVEL)}
     out["filters"] = [{"filter": name, "before": before, "after": after, "removed": before - after}
                       for name, before, after in state.refusing_filters]
-    out["nearest_misses"] = _nearest(ctx, entries, offered)
+    out["nearest_misses"] = _nearest(ctx, graph, entries, offered)
     return out
 
 
@@ -133,6 +133,8 @@ def _in_order(graph: ProviderGraph, state: CycleState, entries: Entries) -> Entr
     extra = {uuid: len(pos) + i for i, uuid in enumerate(h.uuid for h in state.hosts if h.uuid not in pos)}
 
     def first(roots: Collection[str]) -> int:
+        if isinstance(roots, set):  # hosts alike: the graph knows
+            return graph.ordered(roots, NEAREST * 4)[0]
         if len(roots) > 1:
             return min(map(pos.__getitem__, roots))
         root = next(iter(roots))
@@ -154,8 +156,12 @@ def _counts(entries: Entries, group: str) -> dict[str, Any]:
                                       for kind in KINDS if (c := ruled.get(kind))}}
 
 
-def _ranked(entries: Entries, wanted: int) -> list[tuple[str, list[Lack]]]:
+def _ranked(graph: ProviderGraph, entries: Entries, wanted: int) -> list[tuple[str, list[Lack]]]:
     """The ``wanted`` roots with the fewest lacks, then the smallest shortfall, then by uuid."""
+
+    def least(roots: Collection[str], n: int) -> list[str]:
+        return graph.ordered(roots, n)[1] if isinstance(roots, set) else heapq.nsmallest(n, roots)
+
     keyed = sorted((((len(found), sum(lk.shortfall for lk in found)), found, roots)
                     for found, roots in entries if found), key=lambda e: e[0])
     out: list[tuple[str, list[Lack]]] = []
@@ -165,17 +171,17 @@ def _ranked(entries: Entries, wanted: int) -> list[tuple[str, list[Lack]]]:
         while j < len(keyed) and keyed[j][0] == keyed[i][0]:
             j += 1
         need = wanted - len(out)
-        tied = [(root, found) for _, found, roots in keyed[i:j] for root in heapq.nsmallest(need, roots)]
+        tied = [(root, found) for _, found, roots in keyed[i:j] for root in least(roots, need)]
         tied.sort(key=lambda t: t[0])
         out += tied[:need]
         i = j
     return out
 
 
-def _nearest(ctx: Context, entries: Entries, offered: dict[str, Any]) -> list[dict[str, Any]]:
+def _nearest(ctx: Context, graph: ProviderGraph, entries: Entries, offered: dict[str, Any]) -> list[dict[str, Any]]:
     # Names come from the registry; read only the few hosts that may be shown (a tree it does
     # not know is shown too, as unregistered: the scheduler cannot place there).
-    head = _ranked(entries, NEAREST * 4)
+    head = _ranked(graph, entries, NEAREST * 4)
     states = ctx.registry.host_states([root for root, _ in head]) if head else {}
     ranked_head: list[tuple[bool, int, float, str, dict[str, Any]]] = []
     for root, lacks in head:
