@@ -123,11 +123,14 @@ def show_provider_graph(req: Request) -> Response:
             parts = [_fragment(model, rec) for rec in provs.values()]
             removed: list[str] = []
         else:  # records are replaced, never mutated: a changed provider is a different record
-            changed = [(before.get(pid), rec) for pid, rec in provs.items() if before.get(pid) is not rec]
-            parts = [_fragment(model, rec) for _, rec in changed]
-            removed = [before[pid].uuid for pid in before.keys() - provs.keys()]
+            was = before.get  # (the model's keys are the records' ids)
+            changed = [rec for rec in provs.values() if was(rec.id) is not rec]
+            parts = [_fragment(model, rec) for rec in changed]
+            replaced = [(old, rec) for rec in changed if (old := was(rec.id)) is not None]
+            still = len(provs) - len(changed) + len(replaced)  # ids shown before that are still here
+            removed = [] if still == len(before) else [before[pid].uuid for pid in before.keys() - provs.keys()]
             # A deleted provider's id can come back for a new one (SQLite reuses the highest rowid).
-            removed += [old.uuid for old, rec in changed if old is not None and old.uuid != rec.uuid]
+            removed += [old.uuid for old, rec in replaced if old.uuid != rec.uuid]
         now = before if before is not None and not parts and not removed else dict(provs)
     token = since if now is before and since is not None else shown.keep(now)
     head = b'{"token":' + orjson.dumps(token)
