@@ -1,7 +1,8 @@
 """Placement's provider graph as the scheduler reads it for explanations and capacity answers.
 
-Read once per question through ``PlacementClient.provider_graph()`` (one request to
-allotment's placement, the standard routes against any other). Capacity rules are
+Read through ``PlacementClient.provider_graph()`` (one request to allotment's placement,
+the standard routes against any other); ``GraphCache.fetch`` keeps it between questions
+and reads only what changed since (``GET /provider_graph?since=``). Capacity rules are
 placement's: an allocation of ``amount`` fits a provider when ``min_unit <= amount <=
 max_unit``, ``amount`` is a multiple of ``step_size`` and ``used + amount <= (total -
 reserved) * allocation_ratio``. A sharing provider (trait ``MISC_SHARES_VIA_AGGREGATE``)

@@ -1,9 +1,11 @@
 """Why nothing fits: the structured explanation a NoValidHost carries (REST body, CLI).
 
-Computed only when a request is refused, from placement's provider graph (one read,
-``PlacementClient.provider_graph``) judged against the very query placement got
-(``allotment.scheduler.judge``), the host filters' counts of the run that left no host,
-and every filter tried on each host placement offered. What it holds:
+Computed only when a request is refused, from placement's provider graph (kept by the
+scheduler, ``GraphCache.fetch``: one read of what changed since the last question) judged
+against the very query placement got (``allotment.scheduler.judge``: hosts alike once),
+the host filters' counts of the run that left no host, and every filter tried on each host
+placement offered. Counts and nearest misses come out exactly as if every host had been
+judged one by one, in the graph's order. What it holds:
 
 * ``groups``: per request group, how many hosts (provider trees) could serve it (``fit``)
   and how many were ruled out, by kind (resource class, amount, required or forbidden
