@@ -224,6 +224,16 @@ class PlacementClient:
         except NotFound:
             return self.provider_graph_from_standard_routes()
 
+    def provider_graph_since(self, token: str | None) -> dict[str, Any]:
+        """``GET /provider_graph?since=token``: the answer as is (``token``, ``providers``, and with
+        ``since`` echoed only the changes: ``removed`` uuids too). Without ``since`` in the answer it is
+        the whole graph. Against a server without the route: the standard routes' entries, no token.
+        """
+        try:
+            return dict(self.request("GET", "/provider_graph", params={"since": token} if token else None))
+        except NotFound:
+            return {"providers": self.provider_graph_from_standard_routes()}
+
     def provider_graph_from_standard_routes(self) -> list[dict[str, Any]]:
         """``provider_graph()``'s entries read through upstream Placement's routes (slow: 4 requests a provider)."""
         out = []

@@ -76,7 +76,8 @@ def count_capacity(placement: PlacementClient, registry: Registry, config: Sched
     spec = constraints.apply(spec)
     params = to_placement_query(spec, limit=None)
     query = parse_query(params)
-    graph = ProviderGraph.from_json(placement.provider_graph(), graphs)
+    # Kept between questions: placement sends only what changed since the last one.
+    graph = graphs.fetch(placement) if graphs is not None else ProviderGraph.from_json(placement.provider_graph())
     timings["placement_graph"] = perf_counter() - started
     roots = graph.host_roots
     states = registry.host_states(roots)

@@ -17,13 +17,13 @@ exactly what else is missing. Kinds, in the order they are checked:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from allotment.scheduler.provider_graph import Provider, ProviderGraph
 from allotment.scheduler.query_groups import Group, Query
 
-__all__ = ["KINDS", "Lack", "judge_all", "judge_tree", "shape_key"]
+__all__ = ["KINDS", "Lack", "judge_alike", "judge_all", "judge_tree", "shape_key"]
 
 KINDS = ("resource_class", "amount", "required_trait", "forbidden_trait", "aggregate", "tree")
 
@@ -71,6 +71,27 @@ def judge_all(graph: ProviderGraph, roots: Iterable[str], query: Query) -> dict[
         if found is None:
             found = memo[key] = judge_tree(graph, root, query)
         out[root] = list(found)
+    return out
+
+
+def judge_alike(graph: ProviderGraph, query: Query) -> list[tuple[list[Lack], Collection[str]]]:
+    """``judge_tree`` of every host root, as (lacks, the roots that have exactly these lacks).
+
+    Hosts alike (``ProviderGraph.alike``) are judged once per shape as far as the query's
+    classes go; the lists are shared between the roots of one entry: read them, do not change them.
+    """
+    classes = frozenset(rc for g in query.groups for rc in g.resources)
+    alike, apart = graph.alike()
+    memo: dict[Hashable, list[Lack]] = {}
+    out: list[tuple[list[Lack], Collection[str]]] = []
+    for roots in alike.values():
+        root = next(iter(roots))
+        key = shape_key(graph, root, classes)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = judge_tree(graph, root, query)
+        out.append((found, roots))
+    out += [(judge_tree(graph, root, query), (root,)) for root in apart]
     return out
 
 

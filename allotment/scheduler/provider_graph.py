@@ -1,7 +1,8 @@
 """Placement's provider graph as the scheduler reads it for explanations and capacity answers.
 
-Read once per question through ``PlacementClient.provider_graph()`` (one request to
-allotment's placement, the standard routes against any other). Capacity rules are
+Read through ``PlacementClient.provider_graph()`` (one request to allotment's placement,
+the standard routes against any other); ``GraphCache.fetch`` keeps it between questions
+and reads only what changed since (``GET /provider_graph?since=``). Capacity rules are
 placement's: an allocation of ``amount`` fits a provider when ``min_unit <= amount <=
 max_unit``, ``amount`` is a multiple of ``step_size`` and ``used + amount <= (total -
 reserved) * allocation_ratio``. A sharing provider (trait ``MISC_SHARES_VIA_AGGREGATE``)
@@ -10,10 +11,13 @@ serves every tree that has a provider in one of its aggregates.
 
 from __future__ import annotations
 
+import heapq
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from allotment.client import PlacementClient
 
 __all__ = ["SHARING_TRAIT", "GraphCache", "Inventory", "Provider", "ProviderGraph"]
 
@@ -41,7 +45,7 @@ class Inventory:
 
 
 class Provider:
-    __slots__ = ("uuid", "root", "parent", "inventories", "usages", "traits", "aggregates")
+    __slots__ = ("uuid", "root", "parent", "inventories", "usages", "traits", "aggregates", "_signature")
 
     def __init__(self, uuid: str, root: str, parent: str | None, inventories: dict[str, Inventory],
                  usages: dict[str, int], traits: frozenset[str], aggregates: frozenset[str]) -> None:
@@ -52,6 +56,21 @@ class Provider:
         self.usages = usages
         self.traits = traits
         self.aggregates = aggregates
+        self._signature: Hashable | None = None
+
+    @property
+    def signature(self) -> Hashable:
+        """Everything a verdict on this provider alone can depend on (its uuid and links aside).
+
+        Computed once per object: the cache keeps objects while placement's entry is unchanged.
+        """
+        sig = self._signature
+        if sig is None:
+            sig = self._signature = (
+                tuple(sorted((rc, i.total, i.reserved, i.min_unit, i.max_unit, i.step_size, i.allocation_ratio,
+                              self.usages.get(rc, 0)) for rc, i in self.inventories.items())),
+                self.traits, self.aggregates)
+        return sig
 
     @property
     def sharing(self) -> bool:
@@ -74,12 +93,20 @@ class Provider:
         return max(0, int((inv.capacity - self.usages.get(rc, 0)) // amount))
 
 
-@dataclass
 class ProviderGraph:
-    providers: dict[str, Provider]
-    trees: dict[str, list[Provider]] = field(default_factory=dict)  # root uuid -> its providers, root first
-    sharing: list[Provider] = field(default_factory=list)
-    _shared_with: dict[str, list[Provider]] = field(default_factory=dict)
+    """One read of placement's graph. Never changed once built (``changed`` makes a new one), so
+    threads may share it; what is derived from it is computed on first use and kept."""
+
+    def __init__(self, providers: dict[str, Provider]) -> None:
+        self.providers = providers
+        self.trees: dict[str, list[Provider]] = {}  # root uuid -> its providers, root first
+        self.sharing: list[Provider] = []
+        self._shared_with: dict[str, list[Provider]] = {}
+        self._host_roots: list[str] | None = None
+        self._positions: dict[str, int] | None = None
+        self._alike: dict[Hashable, set[str]] | None = None
+        self._apart: list[str] | None = None
+        self._ordered: dict[int, tuple[set[str], int, list[str]]] = {}  # id of an alike set -> see ordered()
 
     @classmethod
     def from_json(cls, entries: Iterable[Mapping[str, Any]], cache: GraphCache | None = None) -> ProviderGraph:
@@ -106,14 +133,108 @@ class ProviderGraph:
                 graph.sharing.append(p)
         return graph
 
+    def changed(self, providers: Iterable[Provider], removed: Iterable[str]) -> ProviderGraph:
+        """This graph with ``providers`` added or replaced and ``removed`` (uuids) deleted.
+
+        The common change (usages, inventories or traits of a few hosts) keeps the shape of
+        every tree and who shares with whom: then only the trees touched are rebuilt and what
+        was derived is carried over; anything else builds the graph anew.
+        """
+        gone = [u for u in removed if u in self.providers]
+        fresh = {p.uuid: p for p in providers}
+        if gone or any(self._moves(p) for p in fresh.values()):
+            merged = {u: p for u, p in self.providers.items() if u not in gone}
+            merged.update(fresh)
+            return ProviderGraph.of(merged)
+        if not fresh:
+            return self
+        graph = ProviderGraph({**self.providers, **fresh})
+        graph.trees = dict(self.trees)
+        for root in {p.root for p in fresh.values()}:
+            graph.trees[root] = [fresh.get(m.uuid, m) for m in self.trees[root]]
+        graph.sharing = self.sharing
+        graph._shared_with = self._shared_with  # no sharing provider changed: the lists still hold
+        graph._host_roots = self._host_roots
+        graph._positions = self._positions
+        if self._alike is not None and self._apart is not None:
+            alike = dict(self._alike)
+            copied: set[Hashable] = set()
+            apart = set(self._apart)
+            for p in fresh.values():
+                if p.uuid != p.root or p.root in apart or len(graph.trees[p.root]) != 1:
+                    continue
+                old, new = self.providers[p.uuid].signature, p.signature
+                if old == new:
+                    continue
+                for sig in (old, new):
+                    if sig not in copied:
+                        alike[sig] = set(alike.get(sig, ()))
+                        copied.add(sig)
+                alike[old].discard(p.root)
+                if not alike[old]:
+                    del alike[old]
+                alike[new].add(p.root)
+            graph._alike, graph._apart = alike, self._apart
+            live = {id(roots) for roots in alike.values()}
+            graph._ordered = {k: v for k, v in self._ordered.items() if k in live}  # the sets left as they were
+        return graph
+
+    def _moves(self, p: Provider) -> bool:
+        """Whether replacing the provider by ``p`` changes a tree's shape or the sharing."""
+        old = self.providers.get(p.uuid)
+        return (old is None or old.root != p.root or old.parent != p.parent or old.aggregates != p.aggregates
+                or old.sharing or p.sharing)
+
     @property
     def host_roots(self) -> list[str]:
         """Roots of the trees that are hosts: every tree but a lone sharing provider."""
-        return [root for root, members in self.trees.items()
-                if not (len(members) == 1 and members[0].sharing)]
+        if self._host_roots is None:
+            self._host_roots = [root for root, members in self.trees.items()
+                                if not (len(members) == 1 and members[0].sharing)]
+        return self._host_roots
+
+    @property
+    def positions(self) -> dict[str, int]:
+        """Each host root's place in ``host_roots``."""
+        if self._positions is None:
+            self._positions = {root: i for i, root in enumerate(self.host_roots)}
+        return self._positions
+
+    def alike(self) -> tuple[dict[Hashable, set[str]], list[str]]:
+        """Host roots by what a verdict on them depends on, and those to judge one by one.
+
+        A host that is a single provider served by no sharing provider is all its own
+        ``Provider.signature``: hosts with equal signatures get equal verdicts (10,000 hosts
+        have a few dozen). Other trees go apart.
+        """
+        if self._alike is None or self._apart is None:
+            alike: dict[Hashable, set[str]] = {}
+            apart: list[str] = []
+            for root in self.host_roots:
+                members = self.trees[root]
+                if len(members) != 1 or self.shared_with(root):
+                    apart.append(root)
+                else:
+                    alike.setdefault(members[0].signature, set()).add(root)
+            self._alike, self._apart = alike, apart
+        return self._alike, self._apart
+
+    def ordered(self, roots: set[str], head: int) -> tuple[int, list[str]]:
+        """For a set of ``alike``: the place of its first root in ``host_roots``, and its ``head``
+        least uuids in order. Kept with the set (graphs made by ``changed`` keep the sets no change
+        touched): over 10,000 hosts, finding them anew for every explanation cost more than judging.
+        """
+        found = self._ordered.get(id(roots))
+        if found is None or found[0] is not roots or (len(found[2]) < head and len(found[2]) < len(roots)):
+            pos = self.positions
+            found = (roots, min(map(pos.__getitem__, roots)), heapq.nsmallest(head, roots))
+            self._ordered[id(roots)] = found
+        return found[1], found[2][:head]
 
     def shared_with(self, root: str) -> list[Provider]:
         """Sharing providers (outside the tree) that serve the tree of ``root``."""
+        if not self.sharing:
+            return []
         found = self._shared_with.get(root)
         if found is None:
             aggs: set[str] = set()
@@ -136,6 +257,24 @@ class GraphCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_key: dict[tuple[Any, ...], Provider] = {}
+        self._token: str | None = None  # placement's name for ``_kept``
+        self._kept: ProviderGraph | None = None
+
+    def fetch(self, placement: PlacementClient) -> ProviderGraph:
+        """Placement's graph now: only what changed since the last fetch is read, and applied to the
+        graph kept from then (``GET /provider_graph?since=``); the whole graph when placement does
+        not know our token any more (or has no token: the standard routes)."""
+        with self._lock:
+            token, kept = self._token, self._kept
+        body = placement.provider_graph_since(token if kept is not None else None)
+        if kept is not None and token is not None and body.get("since") == token:
+            sets: dict[tuple[str, ...], frozenset[str]] = {}
+            graph = kept.changed([_provider(e, sets) for e in body["providers"]], body.get("removed") or ())
+        else:
+            graph = self.graph(body["providers"])
+        with self._lock:
+            self._token, self._kept = body.get("token"), graph
+        return graph
 
     def graph(self, entries: Iterable[Mapping[str, Any]]) -> ProviderGraph:
         with self._lock:

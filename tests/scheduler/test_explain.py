@@ -20,6 +20,7 @@ from allotment.client import Inventory
 from allotment.scheduler.api.app import create_app
 from allotment.scheduler.client import SchedulerClient
 from allotment.scheduler.errors import NoValidHost
+from allotment.scheduler.provider_graph import GraphCache, ProviderGraph
 from allotment.scheduler.service import Scheduler
 from allotment.scheduler.spec import Destination, RequestSpec
 from tests.scheduler.fleet import Fleet, boot_spec, flavor, open_fleet
@@ -188,3 +189,67 @@ def test_provider_graph_extension_equals_the_standard_routes(fleet: Fleet) -> No
     extension = by_uuid(fleet.placement.provider_graph())
     assert extension == by_uuid(fleet.placement.provider_graph_from_standard_routes())
     assert extension[root]["aggregates"] == [east] and extension[root]["usages"]
+
+
+def _view(graph: ProviderGraph) -> dict[str, Any]:
+    """What explanations read of a graph, in a form two graphs compare by."""
+    alike, apart = graph.alike()
+    return {"host_roots": sorted(graph.host_roots), "sharing": sorted(p.uuid for p in graph.sharing),
+            "trees": {root: [(p.uuid, p.parent, p.signature) for p in members]
+                      for root, members in graph.trees.items()},
+            "alike": sorted(sorted(roots) for roots in alike.values()), "apart": sorted(apart)}
+
+
+def test_a_kept_graph_follows_placement_change_by_change_as_a_whole_read_does(fleet: Fleet) -> None:
+    cache = GraphCache()
+
+    def follows() -> ProviderGraph:
+        kept = cache.fetch(fleet.placement)
+        assert _view(kept) == _view(ProviderGraph.from_json(fleet.placement.provider_graph()))
+        return kept
+
+    first = follows()
+    assert _view(first)["alike"] == sorted([[fleet.roots["a"]], [fleet.roots["b"]], [fleet.roots["c"]]])
+    fleet.add_host("d", vcpus=4, memory_mb=4096)  # like b: one group of two
+    assert sorted([fleet.roots["b"], fleet.roots["d"]]) in _view(follows())["alike"]
+    # A claim changes one host's usage only: the trees' shape and the host roots are carried over.
+    before = follows()
+    fleet.scheduler().select_destinations(boot_spec(flavor(vcpus=3, memory_mb=4096)))  # only a or b or d
+    after = follows()
+    assert after is not before and after.host_roots is before.host_roots
+    fleet.placement.set_provider_traits(fleet.roots["c"], fleet.placement.get_provider(fleet.roots["c"]).generation,
+                                        ["HW_CPU_X86_AVX2"])
+    follows()
+    fleet.add_host("e", numa=[{"VCPU": 4, "MEMORY_MB": 2048}] * 2)  # a tree of three: judged apart
+    assert _view(follows())["apart"] == [fleet.roots["e"]]
+    fleet.placement.delete_provider(fleet.roots["d"])
+    assert fleet.roots["d"] not in follows().providers
+
+
+def test_one_scheduler_explains_as_a_fresh_one_after_placement_changed(fleet: Fleet) -> None:
+    kept = fleet.scheduler()
+    too_big = boot_spec(flavor(vcpus=12, memory_mb=4096))
+
+    def same(e: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in e.items() if k != "explain_ms"}
+
+    refusal(kept, too_big)
+    fleet.add_host("d", vcpus=10, memory_mb=8192)
+    kept.select_destinations(boot_spec(flavor(vcpus=2)))
+    fleet.placement.set_provider_traits(fleet.roots["a"], fleet.placement.get_provider(fleet.roots["a"]).generation,
+                                        ["HW_CPU_X86_AVX2"])
+    explanation = refusal(kept, too_big)
+    assert explanation["hosts"] == 4
+    assert same(explanation) == same(refusal(fleet.scheduler(), too_big))
+
+
+def test_hosts_alike_count_each_and_the_nearest_are_the_least_uuids_then_names(fleet: Fleet) -> None:
+    names = fleet.add_hosts(20, vcpus=4, memory_mb=4096)  # judged once, counted twenty times
+    explanation = refusal(fleet.scheduler(), boot_spec(flavor(vcpus=12, memory_mb=4096)))
+    assert group(explanation)["ruled_out"] == {"amount": {"hosts": 23, "by": {"VCPU": 22, "MEMORY_MB": 1}}}
+    # a (8 free) and c (the memory) miss by less; then the twenty tie with b: of the twelve least
+    # uuids, by name.
+    tied = sorted([fleet.roots[n] for n in [*names, "b"]])[:12 - 2]
+    by_name = fleet.host_names()
+    expected = ["a", "c", sorted(by_name[u] for u in tied)[0]]
+    assert [m["host"] for m in explanation["nearest_misses"]] == expected

@@ -303,8 +303,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("/provider_graph", "GET"): Operation(
         "The whole provider graph (allotment's extension)", {200: _since(_ALWAYS, {
-            "type": "object", "required": ["providers"], "additionalProperties": False,
-            "properties": {"providers": {"type": "array", "items": {
+            "type": "object", "required": ["token", "providers"], "additionalProperties": False,
+            "properties": {
+                "token": {"type": "string", "description": "Names this graph: pass it as since= next time."},
+                "since": {"type": "string", "description": "Present when only changes since that token are "
+                                                           "answered."},
+                "removed": {"type": "array", "items": {"type": "string", "format": "uuid"},
+                            "description": "With since: providers deleted since then."},
+                "providers": {"type": "array", "items": {
                 "type": "object", "additionalProperties": False,
                 "required": ["uuid", "generation", "parent_provider_uuid", "root_provider_uuid", "inventories",
                              "usages", "traits", "aggregates"],
@@ -320,6 +326,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                     "traits": {"type": "array", "items": {"type": "string"}},
                     "aggregates": {"type": "array", "items": {"type": "string", "format": "uuid"}},
                 }}}}})}, errors=(400, 401, 403, 406),
+        query={"since": (_ALWAYS, _Q_STRING, "A token of an earlier answer: only the providers added or changed "
+                                             "since then, and the uuids of those removed. A token this worker "
+                                             "does not remember gets the whole graph (no since in the answer).")},
         description="allotment's own route (upstream Placement has none): every provider with its inventories "
                     "(all capacity rules), usages, traits, aggregates and tree links, in one answer. Used by the "
                     "scheduler to explain refusals and count capacity; policy placement:provider_graph:show.",

@@ -1,9 +1,11 @@
 """Why nothing fits: the structured explanation a NoValidHost carries (REST body, CLI).
 
-Computed only when a request is refused, from placement's provider graph (one read,
-``PlacementClient.provider_graph``) judged against the very query placement got
-(``allotment.scheduler.judge``), the host filters' counts of the run that left no host,
-and every filter tried on each host placement offered. What it holds:
+Computed only when a request is refused, from placement's provider graph (kept by the
+scheduler, ``GraphCache.fetch``: one read of what changed since the last question) judged
+against the very query placement got (``allotment.scheduler.judge``: hosts alike once),
+the host filters' counts of the run that left no host, and every filter tried on each host
+placement offered. Counts and nearest misses come out exactly as if every host had been
+judged one by one, in the graph's order. What it holds:
 
 * ``groups``: per request group, how many hosts (provider trees) could serve it (``fit``)
   and how many were ruled out, by kind (resource class, amount, required or forbidden
@@ -20,15 +22,17 @@ the refusal itself is never lost to it.
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections import Counter
+from collections.abc import Collection
 from time import perf_counter
 from typing import Any
 
 from allotment.scheduler.cycle.select import instance_spec
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
-from allotment.scheduler.judge import KINDS, REQUEST_LEVEL, Lack, judge_all
+from allotment.scheduler.judge import KINDS, REQUEST_LEVEL, Lack, judge_alike
 from allotment.scheduler.placement_query import to_placement_query
 from allotment.scheduler.provider_graph import ProviderGraph
 from allotment.scheduler.query_groups import Query, parse_query
@@ -60,22 +64,26 @@ def _query(ctx: Context, state: CycleState) -> Query | None:
     return parse_query(params)
 
 
+Entries = list[tuple[list[Lack], Collection[str]]]  # lacks, and the roots that have exactly these
+
+
 def explain(ctx: Context, state: CycleState) -> dict[str, Any]:
     query = _query(ctx, state)
-    graph = ProviderGraph.from_json(ctx.placement.provider_graph(), ctx.graphs)
-    roots = graph.host_roots
-    lacks: dict[str, list[Lack]] = judge_all(graph, roots, query) if query is not None else {}
+    # The graph is kept between explanations; placement sends only what changed since.
+    graph = (ctx.graphs.fetch(ctx.placement) if ctx.graphs is not None
+             else ProviderGraph.from_json(ctx.placement.provider_graph()))
+    entries: Entries = judge_alike(graph, query) if query is not None else []
     offered = {h.uuid: h for h in state.hosts}
-    _filter_lacks(ctx, state, lacks)
-    out: dict[str, Any] = {"hosts": len(roots), "offered_by_placement": _offered_roots(state, graph)}
+    entries = _in_order(graph, state, _filter_lacks(ctx, state, entries))
+    out: dict[str, Any] = {"hosts": len(graph.host_roots), "offered_by_placement": _offered_roots(state, graph)}
     if query is not None:
-        out["groups"] = [{**g.to_dict(), **_counts(lacks, g.suffix)} for g in query.groups if g.resources]
+        out["groups"] = [{**g.to_dict(), **_counts(entries, g.suffix)} for g in query.groups if g.resources]
         if query.root_required or query.root_forbidden:
             out["request"] = {"root_required": sorted(query.root_required),
-                              "root_forbidden": sorted(query.root_forbidden), **_counts(lacks, REQUEST_LEVEL)}
+                              "root_forbidden": sorted(query.root_forbidden), **_counts(entries, REQUEST_LEVEL)}
     out["filters"] = [{"filter": name, "before": before, "after": after, "removed": before - after}
                       for name, before, after in state.refusing_filters]
-    out["nearest_misses"] = _nearest(ctx, lacks, offered)
+    out["nearest_misses"] = _nearest(ctx, graph, entries, offered)
     return out
 
 
@@ -89,46 +97,98 @@ def _offered_roots(state: CycleState, graph: ProviderGraph) -> int:
     return len(roots)
 
 
-def _filter_lacks(ctx: Context, state: CycleState, lacks: dict[str, list[Lack]]) -> None:
-    """Every host filter tried alone on each host placement offered; what the claims of this request took."""
+def _filter_lacks(ctx: Context, state: CycleState, entries: Entries) -> Entries:
+    """Every host filter tried alone on each host placement offered; what the claims of this request took.
+
+    Those hosts leave their entries for one each: their lacks are their own now.
+    """
     if not state.hosts:
-        return
+        return entries
     index = min(len(state.placed), len(state.instance_uuids) - 1)
     spec = instance_spec(state, index)
     placed = {p.host.uuid for p in state.placed}
+    offered = {h.uuid for h in state.hosts}
+    own: dict[str, list[Lack]] = {}
+    kept: Entries = []
+    for found, roots in entries:
+        mine = offered.intersection(roots)
+        for root in mine:
+            own[root] = list(found)
+        rest = [r for r in roots if r not in mine] if mine else roots
+        if rest:
+            kept.append((found, rest))
     for host in state.hosts:
-        found = lacks.setdefault(host.uuid, [])
+        found = own.setdefault(host.uuid, [])
         for f in ctx.filters:
             if not list(f.filter_all([host], spec)):
                 found.append(Lack("filter", "", f.name(), f"removed by {f.name()}"))
         if not found and (host.uuid in state.refused or host.uuid in placed):
             what = "took an earlier instance of this request" if host.uuid in placed else "its claim was refused"
             found.append(Lack("taken", "", "", f"no room left: {what}"))
+    return kept + [(found, (root,)) for root, found in own.items()]
 
 
-def _counts(lacks: dict[str, list[Lack]], group: str) -> dict[str, Any]:
+def _in_order(graph: ProviderGraph, state: CycleState, entries: Entries) -> Entries:
+    """Entries by the place of their first root in the graph (then hosts placement offered that it
+    lacks): the order hosts were always counted in, which breaks ties between equal counts."""
+    pos = graph.positions
+    extra = {uuid: len(pos) + i for i, uuid in enumerate(h.uuid for h in state.hosts if h.uuid not in pos)}
+
+    def first(roots: Collection[str]) -> int:
+        if isinstance(roots, set):  # hosts alike: the graph knows
+            return graph.ordered(roots, NEAREST * 4)[0]
+        if len(roots) > 1:
+            return min(map(pos.__getitem__, roots))
+        root = next(iter(roots))
+        return pos[root] if root in pos else extra[root]
+
+    return sorted(entries, key=lambda e: first(e[1]))
+
+
+def _counts(entries: Entries, group: str) -> dict[str, Any]:
     fit = 0
     ruled: dict[str, Counter[str]] = {}
-    for found in lacks.values():
+    for found, roots in entries:
         first = next((lk for lk in found if lk.group == group and lk.kind in KINDS), None)
         if first is None:
-            fit += 1
+            fit += len(roots)
             continue
-        ruled.setdefault(first.kind, Counter())[first.item] += 1
+        ruled.setdefault(first.kind, Counter())[first.item] += len(roots)
     return {"fit": fit, "ruled_out": {kind: {"hosts": sum(c.values()), "by": dict(c.most_common())}
                                       for kind in KINDS if (c := ruled.get(kind))}}
 
 
-def _nearest(ctx: Context, lacks: dict[str, list[Lack]], offered: dict[str, Any]) -> list[dict[str, Any]]:
-    ranked = sorted(((len(found), sum(lk.shortfall for lk in found), root) for root, found in lacks.items() if found))
+def _ranked(graph: ProviderGraph, entries: Entries, wanted: int) -> list[tuple[str, list[Lack]]]:
+    """The ``wanted`` roots with the fewest lacks, then the smallest shortfall, then by uuid."""
+
+    def least(roots: Collection[str], n: int) -> list[str]:
+        return graph.ordered(roots, n)[1] if isinstance(roots, set) else heapq.nsmallest(n, roots)
+
+    keyed = sorted((((len(found), sum(lk.shortfall for lk in found)), found, roots)
+                    for found, roots in entries if found), key=lambda e: e[0])
+    out: list[tuple[str, list[Lack]]] = []
+    i = 0
+    while i < len(keyed) and len(out) < wanted:
+        j = i
+        while j < len(keyed) and keyed[j][0] == keyed[i][0]:
+            j += 1
+        need = wanted - len(out)
+        tied = [(root, found) for _, found, roots in keyed[i:j] for root in least(roots, need)]
+        tied.sort(key=lambda t: t[0])
+        out += tied[:need]
+        i = j
+    return out
+
+
+def _nearest(ctx: Context, graph: ProviderGraph, entries: Entries, offered: dict[str, Any]) -> list[dict[str, Any]]:
     # Names come from the registry; read only the few hosts that may be shown (a tree it does
     # not know is shown too, as unregistered: the scheduler cannot place there).
-    head = [root for _, _, root in ranked[:NEAREST * 4]]
-    states = ctx.registry.host_states(head) if head else {}
+    head = _ranked(graph, entries, NEAREST * 4)
+    states = ctx.registry.host_states([root for root, _ in head]) if head else {}
     ranked_head: list[tuple[bool, int, float, str, dict[str, Any]]] = []
-    for root in head:
+    for root, lacks in head:
         host = offered.get(root) or states.get(root)
-        found = list(lacks[root])
+        found = list(lacks)
         if host is None:
             found.append(Lack("unregistered", "", root, "not a registered host"))
         name = host.host if host is not None else None
