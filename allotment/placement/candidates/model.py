@@ -10,7 +10,9 @@ sharing provider can serve through its aggregates.
 Freshness. Every write transaction inserts ``(provider_id)`` rows into
 ``placement_changes`` (NULL: reload everything). ``refresh()``, called before
 each query, costs one ``SELECT max(id)`` when nothing changed. Otherwise it reads
-the rows above its high-water mark and reloads just the providers they name.
+the rows above its high-water mark and reloads just the providers they name; for a
+provider whose rows all say ``usage_only`` (allocation writes) only its usage and
+generation, in one statement, keeping the rest of its record.
 
 Ids are allocated before commit, so a transaction holding a smaller id can
 become visible after one holding a larger id. Ids below the high-water mark not
@@ -60,7 +62,7 @@ from allotment.placement.store.tables import (
     traits,
 )
 
-__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
+__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT", "load_providers", "reload_usage"]
 
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
@@ -285,6 +287,49 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
                 rec.aggs = shared_aggs
             out[pid] = rec
     return out
+
+
+def reload_usage(
+    conn: Connection, ids: Iterable[int], current: dict[int, ProviderRecord]
+) -> tuple[dict[int, ProviderRecord], set[int]]:
+    """New records for providers whose allocations alone changed: the usage and generation
+    from the database, everything else shared with their ``current`` record.
+
+    Returns the records and the ids that need a full load instead (not in ``current``,
+    or gone from the database). One statement per chunk of ids.
+    """
+    p, alloc, rc = providers, allocations, resource_classes
+    q = (
+        sa.select(p.c.id, p.c.generation, rc.c.name, sa.func.sum(alloc.c.used))
+        .select_from(
+            p.outerjoin(alloc, alloc.c.resource_provider_id == p.c.id).outerjoin(
+                rc, rc.c.id == alloc.c.resource_class_id
+            )
+        )
+        .group_by(p.c.id, p.c.generation, rc.c.name)
+    )
+    known = [pid for pid in ids if pid in current]
+    missing = {pid for pid in ids if pid not in current}
+    generation: dict[int, int] = {}
+    used_of: dict[int, dict[str, int]] = {}
+    for chunk in chunked(known):
+        for pid, gen, name, used in conn.execute(q.where(p.c.id.in_(chunk))):
+            generation[pid] = gen
+            if name is not None and used:
+                used_of.setdefault(pid, {})[name] = int(used)
+    out: dict[int, ProviderRecord] = {}
+    for pid in known:
+        gen = generation.get(pid)
+        if gen is None:  # deleted meanwhile: the full load drops it
+            missing.add(pid)
+            continue
+        old = current[pid]
+        rec = ProviderRecord(pid, old.uuid, gen, old.parent_id, old.root_id, used=used_of.get(pid))
+        rec.inv, rec.traits, rec.trait_list, rec.aggs, rec.sharing = (
+            old.inv, old.traits, old.trait_list, old.aggs, old.sharing
+        )
+        out[pid] = rec
+    return out, missing
 
 
 class _Graph:
@@ -587,12 +632,14 @@ class ReadModel:
         )
         # The oldest remaining id comes from the same statement (same snapshot) as the rows.
         q = sa.union_all(
-            sa.select(changes.c.id, changes.c.provider_id, sa.literal(0).label("kind")).where(wanted),
-            sa.select(sa.func.min(changes.c.id), sa.null(), sa.literal(1).label("kind")),
+            sa.select(changes.c.id, changes.c.provider_id, changes.c.usage_only, sa.literal(0).label("kind")).where(
+                wanted
+            ),
+            sa.select(sa.func.min(changes.c.id), sa.null(), sa.null(), sa.literal(1).label("kind")),
         )
         rows = conn.execute(q).all()
-        lo = next((r[0] for r in rows if r[2] == 1), None)
-        entries = [(r[0], r[1]) for r in rows if r[2] == 0]
+        lo = next((r[0] for r in rows if r[3] == 1), None)
+        entries = [(r[0], r[1]) for r in rows if r[3] == 0]
         if lo is None:
             if self.hwm:
                 self._full_load(conn)
@@ -623,9 +670,16 @@ class ReadModel:
                 if cid <= self.hwm:
                     self.gaps.setdefault(cid, first)
             return
+        # A provider only allocations changed keeps its inventories, traits, aggregates and place:
+        # reread just its usage and generation (the common case: every claim). Any other change
+        # logged for it in this batch means a full reread.
         changed = {pid for _, pid in entries}
+        full = {r[1] for r in rows if r[3] == 0 and not r[2]}
         if changed:
-            records = load_providers(conn, changed)
+            records, missing = reload_usage(conn, changed - full, self._g.providers)
+            full |= missing
+            if full:
+                records.update(load_providers(conn, full))
             self.apply({pid: records.get(pid) for pid in changed})
         self.hwm = top
 

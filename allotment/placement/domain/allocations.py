@@ -221,7 +221,7 @@ def replace_allocations(
     # consumer is being emptied (upstream's rule; a provider merely losing usage
     # because its consumer moved elsewhere keeps its generation).
     bumped = named | held_by_emptied
-    changes.touch(conn, [r.id for r in rows])
+    changes.touch(conn, [r.id for r in rows], usage_only=True)
     for r in rows:
         if r.uuid not in bumped:
             continue
@@ -393,7 +393,7 @@ def delete_consumer_allocations(conn: Connection, consumer_uuid: str) -> None:
     held = conn.execute(
         sa.select(allocations.c.resource_provider_id).where(allocations.c.consumer_id == consumer_uuid)
     ).scalars()
-    changes.touch(conn, held)
+    changes.touch(conn, held, usage_only=True)
     result = conn.execute(allocations.delete().where(allocations.c.consumer_id == consumer_uuid))
     if result.rowcount == 0:
         raise NotFound(f"No allocations for consumer '{consumer_uuid}'")
