@@ -9,8 +9,8 @@ sharing provider can serve through its aggregates.
 
 Freshness. Every write transaction inserts ``(provider_id)`` rows into
 ``placement_changes`` (NULL: reload everything). ``refresh()``, called before
-each query, costs one ``SELECT max(id)`` when nothing changed. Otherwise it reads
-the rows above its high-water mark and reloads just the providers they name; for a
+each query, costs one statement when nothing changed: it reads the rows above its
+high-water mark with the log's oldest and newest ids, and reloads just the providers they name; for a
 provider whose rows all say ``usage_only`` (allocation writes) only its usage and
 generation, in one statement, keeping the rest of its record.
 
@@ -289,6 +289,18 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
     return out
 
 
+_USAGE = (
+    sa.select(providers.c.id, providers.c.generation, resource_classes.c.name, sa.func.sum(allocations.c.used))
+    .select_from(
+        providers.outerjoin(allocations, allocations.c.resource_provider_id == providers.c.id).outerjoin(
+            resource_classes, resource_classes.c.id == allocations.c.resource_class_id
+        )
+    )
+    .where(providers.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .group_by(providers.c.id, providers.c.generation, resource_classes.c.name)
+)
+
+
 def reload_usage(
     conn: Connection, ids: Iterable[int], current: dict[int, ProviderRecord]
 ) -> tuple[dict[int, ProviderRecord], set[int]]:
@@ -298,22 +310,12 @@ def reload_usage(
     Returns the records and the ids that need a full load instead (not in ``current``,
     or gone from the database). One statement per chunk of ids.
     """
-    p, alloc, rc = providers, allocations, resource_classes
-    q = (
-        sa.select(p.c.id, p.c.generation, rc.c.name, sa.func.sum(alloc.c.used))
-        .select_from(
-            p.outerjoin(alloc, alloc.c.resource_provider_id == p.c.id).outerjoin(
-                rc, rc.c.id == alloc.c.resource_class_id
-            )
-        )
-        .group_by(p.c.id, p.c.generation, rc.c.name)
-    )
     known = [pid for pid in ids if pid in current]
     missing = {pid for pid in ids if pid not in current}
     generation: dict[int, int] = {}
     used_of: dict[int, dict[str, int]] = {}
     for chunk in chunked(known):
-        for pid, gen, name, used in conn.execute(q.where(p.c.id.in_(chunk))):
+        for pid, gen, name, used in conn.execute(_USAGE, {"ids": chunk}):
             generation[pid] = gen
             if name is not None and used:
                 used_of.setdefault(pid, {})[name] = int(used)
@@ -452,6 +454,18 @@ class _Graph:
             self._remove(self.children, rec.parent_id, pid)
         self.sharing.discard(pid)
         return rec
+
+
+def _changes_since(wanted: sa.ColumnElement[bool]) -> sa.CompoundSelect:
+    return sa.union_all(
+        sa.select(changes.c.id, changes.c.provider_id, changes.c.usage_only, sa.literal(0).label("kind")).where(wanted),
+        sa.select(sa.func.min(changes.c.id), sa.null(), sa.null(), sa.literal(1).label("kind")),
+        sa.select(sa.func.max(changes.c.id), sa.null(), sa.null(), sa.literal(2).label("kind")),
+    )
+
+
+# Built once: every refresh runs it (building it cost more than running it).
+_CHANGES_SINCE = _changes_since(changes.c.id > sa.bindparam("hwm"))
 
 
 class ReadModel:
@@ -615,7 +629,16 @@ class ReadModel:
             self.loaded = False
 
     def _catch_up(self, conn: Connection) -> None:
-        hi = conn.execute(sa.select(sa.func.max(changes.c.id))).scalar()
+        # One statement (one snapshot): the rows past the mark (and the gaps), the oldest id and the newest.
+        if self.gaps:
+            result = conn.execute(
+                _changes_since(sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps))))
+            )
+        else:
+            result = conn.execute(_CHANGES_SINCE, {"hwm": self.hwm})
+        rows = result.all()
+        lo = next((r[0] for r in rows if r[3] == 1), None)
+        hi = next((r[0] for r in rows if r[3] == 2), None)
         if hi is None:
             if self.hwm:  # the log was emptied under us
                 self._full_load(conn)
@@ -625,20 +648,6 @@ class ReadModel:
             return
         if hi == self.hwm and not self.gaps:
             return
-        wanted = (
-            sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps)))
-            if self.gaps
-            else (changes.c.id > self.hwm)
-        )
-        # The oldest remaining id comes from the same statement (same snapshot) as the rows.
-        q = sa.union_all(
-            sa.select(changes.c.id, changes.c.provider_id, changes.c.usage_only, sa.literal(0).label("kind")).where(
-                wanted
-            ),
-            sa.select(sa.func.min(changes.c.id), sa.null(), sa.null(), sa.literal(1).label("kind")),
-        )
-        rows = conn.execute(q).all()
-        lo = next((r[0] for r in rows if r[3] == 1), None)
         entries = [(r[0], r[1]) for r in rows if r[3] == 0]
         if lo is None:
             if self.hwm:

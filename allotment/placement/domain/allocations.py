@@ -136,16 +136,49 @@ def _insert_consumer(
 ) -> int:
     return inserted_id(
         conn.execute(
-            consumers.insert().values(
-                uuid=uuid,
-                project_id=project_id,
-                user_id=user_id,
-                generation=generation,
-                consumer_type_id=type_id,
-                created_at=now(),
-            )
+            _INSERT_CONSUMER,
+            {"uuid": uuid, "project_id": project_id, "user_id": user_id, "generation": generation,
+             "consumer_type_id": type_id, "created_at": now()},
         )
     )
+
+
+# Statements of the claim path, built once (building costs as much as running them on SQLite).
+_INSERT_CONSUMER = consumers.insert()
+_LOCK_PROVIDERS = (
+    sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
+    .where(providers.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+    .order_by(providers.c.id)
+    .with_for_update()
+)
+_USED = (
+    sa.select(sa.func.coalesce(sa.func.sum(allocations.c.used), 0))
+    .where(
+        allocations.c.resource_provider_id == inventories.c.resource_provider_id,
+        allocations.c.resource_class_id == inventories.c.resource_class_id,
+    )
+    .scalar_subquery()
+)
+# Each inventory with its current usage, in one statement.
+_INVENTORIES_USED = sa.select(
+    inventories.c.resource_provider_id,
+    inventories.c.resource_class_id,
+    inventories.c.total,
+    inventories.c.reserved,
+    inventories.c.min_unit,
+    inventories.c.max_unit,
+    inventories.c.step_size,
+    inventories.c.allocation_ratio,
+    _USED.label("used"),
+).where(
+    inventories.c.resource_provider_id.in_(sa.bindparam("providers", expanding=True)),
+    inventories.c.resource_class_id.in_(sa.bindparam("classes", expanding=True)),
+)
+_BUMP_PROVIDERS = (
+    providers.update()
+    .where(providers.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(generation=providers.c.generation + 1, updated_at=sa.bindparam("stamp"))
+)
 
 
 def create_new_consumers(conn: Connection, requests: list[ConsumerAllocations], defaults: tuple[str, str]) -> None:
@@ -196,12 +229,7 @@ def replace_allocations(
     emptied = {r.uuid for r in requests if not r.allocations}
     held_by_emptied = {rp for consumer, rp in held_pairs if consumer in emptied}
     touched = {r.uuid for r in requests if r.allocations} | holders
-    rows = conn.execute(
-        sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
-        .where(providers.c.uuid.in_(sorted(named | held)))
-        .order_by(providers.c.id)
-        .with_for_update()
-    ).all()
+    rows = conn.execute(_LOCK_PROVIDERS, {"uuids": sorted(named | held)}).all()
     by_uuid = {r.uuid: r for r in rows}
     for req in requests:
         for rp in req.allocations:
@@ -244,11 +272,7 @@ def replace_allocations(
     bumped = sorted(by_uuid[rp].id for rp in named | held_by_emptied)
     changes.touch(conn, provider_ids, usage_only=True)
     if bumped:
-        conn.execute(
-            providers.update()
-            .where(providers.c.id.in_(bumped))
-            .values(generation=providers.c.generation + 1, updated_at=stamp)
-        )
+        conn.execute(_BUMP_PROVIDERS, {"ids": bumped, "stamp": stamp})
     for uuid, state in states.items():
         if uuid not in touched or state.created:  # a created consumer was inserted at its final generation
             continue
@@ -329,33 +353,9 @@ def _check_capacity(
     if not entries:
         return
     provider_ids = sorted({by_uuid[rp].id for rp, _, _ in entries})
-    # Each inventory with its current usage, in one statement.
-    used_sq = (
-        sa.select(sa.func.coalesce(sa.func.sum(allocations.c.used), 0))
-        .where(
-            allocations.c.resource_provider_id == inventories.c.resource_provider_id,
-            allocations.c.resource_class_id == inventories.c.resource_class_id,
-        )
-        .scalar_subquery()
-    )
     inv = {
         (r.resource_provider_id, r.resource_class_id): r
-        for r in conn.execute(
-            sa.select(
-                inventories.c.resource_provider_id,
-                inventories.c.resource_class_id,
-                inventories.c.total,
-                inventories.c.reserved,
-                inventories.c.min_unit,
-                inventories.c.max_unit,
-                inventories.c.step_size,
-                inventories.c.allocation_ratio,
-                used_sq.label("used"),
-            ).where(
-                inventories.c.resource_provider_id.in_(provider_ids),
-                inventories.c.resource_class_id.in_(list(class_ids.values())),
-            )
-        )
+        for r in conn.execute(_INVENTORIES_USED, {"providers": provider_ids, "classes": sorted(class_ids.values())})
     }
     # First every provider with no inventory of any class concerned, named together with
     # every class concerned (upstream lists both in set order; we sort).

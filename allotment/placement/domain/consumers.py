@@ -88,18 +88,25 @@ def lock_consumer(conn: Connection, uuid: str) -> LockedConsumer | None:
     return LockedConsumer(*row) if row else None
 
 
+_OWNERS = sa.select(
+    sa.select(projects.c.id).where(projects.c.external_id == sa.bindparam("project")).scalar_subquery(),
+    sa.select(users.c.id).where(users.c.external_id == sa.bindparam("user")).scalar_subquery(),
+)
+_OWNERS_TYPED = sa.select(
+    *_OWNERS.selected_columns,
+    sa.select(consumer_types.c.id).where(consumer_types.c.name == sa.bindparam("type")).scalar_subquery(),
+)
+
+
 def owner_ids(conn: Connection, project: str, user: str, consumer_type: str | None) -> tuple[int, int, int | None]:
     """Ids of the project, user and (if given) consumer type, each inserted if missing.
 
     One statement when they all exist (the usual case: a project claims many times).
     """
-    wanted = [
-        sa.select(projects.c.id).where(projects.c.external_id == project).scalar_subquery(),
-        sa.select(users.c.id).where(users.c.external_id == user).scalar_subquery(),
-    ]
-    if consumer_type is not None:
-        wanted.append(sa.select(consumer_types.c.id).where(consumer_types.c.name == consumer_type).scalar_subquery())
-    found = list(conn.execute(sa.select(*wanted)).one())
+    if consumer_type is None:
+        found = list(conn.execute(_OWNERS, {"project": project, "user": user}).one())
+    else:
+        found = list(conn.execute(_OWNERS_TYPED, {"project": project, "user": user, "type": consumer_type}).one())
     project_id = int(found[0]) if found[0] is not None else ensure_project(conn, project)
     user_id = int(found[1]) if found[1] is not None else ensure_user(conn, user)
     type_id: int | None = None
