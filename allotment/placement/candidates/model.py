@@ -9,8 +9,10 @@ sharing provider can serve through its aggregates.
 
 Freshness. Every write transaction inserts ``(provider_id)`` rows into
 ``placement_changes`` (NULL: reload everything). ``refresh()``, called before
-each query, costs one ``SELECT max(id)`` when nothing changed. Otherwise it reads
-the rows above its high-water mark and reloads just the providers they name.
+each query, costs one statement when nothing changed: it reads the rows above its
+high-water mark with the log's oldest and newest ids, and reloads just the providers they name; for a
+provider whose rows all say ``usage_only`` (allocation writes) only its usage and
+generation, in one statement, keeping the rest of its record.
 
 Ids are allocated before commit, so a transaction holding a smaller id can
 become visible after one holding a larger id. Ids below the high-water mark not
@@ -60,7 +62,7 @@ from allotment.placement.store.tables import (
     traits,
 )
 
-__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT"]
+__all__ = ["ClassCapacity", "ProviderRecord", "ReadModel", "SHARING_TRAIT", "load_providers", "reload_usage"]
 
 SHARING_TRAIT = "MISC_SHARES_VIA_AGGREGATE"
 
@@ -287,6 +289,51 @@ def load_providers(conn: Connection, ids: Iterable[int] | None = None) -> dict[i
     return out
 
 
+_USAGE = (
+    sa.select(providers.c.id, providers.c.generation, resource_classes.c.name, sa.func.sum(allocations.c.used))
+    .select_from(
+        providers.outerjoin(allocations, allocations.c.resource_provider_id == providers.c.id).outerjoin(
+            resource_classes, resource_classes.c.id == allocations.c.resource_class_id
+        )
+    )
+    .where(providers.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .group_by(providers.c.id, providers.c.generation, resource_classes.c.name)
+)
+
+
+def reload_usage(
+    conn: Connection, ids: Iterable[int], current: dict[int, ProviderRecord]
+) -> tuple[dict[int, ProviderRecord], set[int]]:
+    """New records for providers whose allocations alone changed: the usage and generation
+    from the database, everything else shared with their ``current`` record.
+
+    Returns the records and the ids that need a full load instead (not in ``current``,
+    or gone from the database). One statement per chunk of ids.
+    """
+    known = [pid for pid in ids if pid in current]
+    missing = {pid for pid in ids if pid not in current}
+    generation: dict[int, int] = {}
+    used_of: dict[int, dict[str, int]] = {}
+    for chunk in chunked(known):
+        for pid, gen, name, used in conn.execute(_USAGE, {"ids": chunk}):
+            generation[pid] = gen
+            if name is not None and used:
+                used_of.setdefault(pid, {})[name] = int(used)
+    out: dict[int, ProviderRecord] = {}
+    for pid in known:
+        gen = generation.get(pid)
+        if gen is None:  # deleted meanwhile: the full load drops it
+            missing.add(pid)
+            continue
+        old = current[pid]
+        rec = ProviderRecord(pid, old.uuid, gen, old.parent_id, old.root_id, used=used_of.get(pid))
+        rec.inv, rec.traits, rec.trait_list, rec.aggs, rec.sharing = (
+            old.inv, old.traits, old.trait_list, old.aggs, old.sharing
+        )
+        out[pid] = rec
+    return out, missing
+
+
 class _Graph:
     """The indexed structures. Replaced wholesale on a full load, updated in place otherwise."""
 
@@ -407,6 +454,18 @@ class _Graph:
             self._remove(self.children, rec.parent_id, pid)
         self.sharing.discard(pid)
         return rec
+
+
+def _changes_since(wanted: sa.ColumnElement[bool]) -> sa.CompoundSelect:
+    return sa.union_all(
+        sa.select(changes.c.id, changes.c.provider_id, changes.c.usage_only, sa.literal(0).label("kind")).where(wanted),
+        sa.select(sa.func.min(changes.c.id), sa.null(), sa.null(), sa.literal(1).label("kind")),
+        sa.select(sa.func.max(changes.c.id), sa.null(), sa.null(), sa.literal(2).label("kind")),
+    )
+
+
+# Built once: every refresh runs it (building it cost more than running it).
+_CHANGES_SINCE = _changes_since(changes.c.id > sa.bindparam("hwm"))
 
 
 class ReadModel:
@@ -570,7 +629,16 @@ class ReadModel:
             self.loaded = False
 
     def _catch_up(self, conn: Connection) -> None:
-        hi = conn.execute(sa.select(sa.func.max(changes.c.id))).scalar()
+        # One statement (one snapshot): the rows past the mark (and the gaps), the oldest id and the newest.
+        if self.gaps:
+            result = conn.execute(
+                _changes_since(sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps))))
+            )
+        else:
+            result = conn.execute(_CHANGES_SINCE, {"hwm": self.hwm})
+        rows = result.all()
+        lo = next((r[0] for r in rows if r[3] == 1), None)
+        hi = next((r[0] for r in rows if r[3] == 2), None)
         if hi is None:
             if self.hwm:  # the log was emptied under us
                 self._full_load(conn)
@@ -580,19 +648,7 @@ class ReadModel:
             return
         if hi == self.hwm and not self.gaps:
             return
-        wanted = (
-            sa.or_(changes.c.id > self.hwm, changes.c.id.in_(sorted(self.gaps)))
-            if self.gaps
-            else (changes.c.id > self.hwm)
-        )
-        # The oldest remaining id comes from the same statement (same snapshot) as the rows.
-        q = sa.union_all(
-            sa.select(changes.c.id, changes.c.provider_id, sa.literal(0).label("kind")).where(wanted),
-            sa.select(sa.func.min(changes.c.id), sa.null(), sa.literal(1).label("kind")),
-        )
-        rows = conn.execute(q).all()
-        lo = next((r[0] for r in rows if r[2] == 1), None)
-        entries = [(r[0], r[1]) for r in rows if r[2] == 0]
+        entries = [(r[0], r[1]) for r in rows if r[3] == 0]
         if lo is None:
             if self.hwm:
                 self._full_load(conn)
@@ -623,9 +679,16 @@ class ReadModel:
                 if cid <= self.hwm:
                     self.gaps.setdefault(cid, first)
             return
+        # A provider only allocations changed keeps its inventories, traits, aggregates and place:
+        # reread just its usage and generation (the common case: every claim). Any other change
+        # logged for it in this batch means a full reread.
         changed = {pid for _, pid in entries}
+        full = {r[1] for r in rows if r[3] == 0 and not r[2]}
         if changed:
-            records = load_providers(conn, changed)
+            records, missing = reload_usage(conn, changed - full, self._g.providers)
+            full |= missing
+            if full:
+                records.update(load_providers(conn, full))
             self.apply({pid: records.get(pid) for pid in changed})
         self.hwm = top
 

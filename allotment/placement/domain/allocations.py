@@ -90,27 +90,35 @@ def _generation_conflict(expected: object, got: object) -> Conflict:
     return Conflict(f"consumer generation conflict - expected {expected} but got {got}", errors.CONCURRENT_UPDATE)
 
 
-def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple[str, str]) -> tuple[int, int]:
-    """Lock or create the consumer, checking the generation the caller gave; return (id, generation)."""
+@dataclass
+class _ConsumerState:
+    id: int
+    generation: int
+    created: bool  # inserted by this write: holds nothing yet, and already at its final generation
+
+
+def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple[str, str]) -> _ConsumerState:
+    """Lock or create the consumer, checking the generation the caller gave."""
     project = req.project_id if req.project_id is not None else defaults[0]
     user = req.user_id if req.user_id is not None else defaults[1]
-    project_id = consumer_ops.ensure_project(conn, project)
-    user_id = consumer_ops.ensure_user(conn, user)
-    type_id = consumer_ops.ensure_consumer_type(conn, req.consumer_type) if req.consumer_type else None
+    project_id, user_id, type_id = consumer_ops.owner_ids(conn, project, user, req.consumer_type or None)
     existing = consumer_ops.lock_consumer(conn, req.uuid)
     if existing is None:
         if req.check_generation and req.generation is not None:
             raise _generation_conflict("null", req.generation)
+        # Given allocations, the new consumer is touched by this write: insert it at the
+        # generation it ends at (1) rather than insert at 0 and update.
+        generation = 1 if req.allocations else 0
         try:
-            with conn.begin_nested():
-                new_id = _insert_consumer(conn, req.uuid, project_id, user_id, type_id)
+            # No savepoint: on a duplicate the whole write is refused and rolled back.
+            new_id = _insert_consumer(conn, req.uuid, project_id, user_id, type_id, generation)
         except sa.exc.IntegrityError:
             # Another writer created it first; we were told it was new.
             raise Conflict(
                 "consumer generation conflict - expected null but the consumer was created concurrently",
                 errors.CONCURRENT_UPDATE,
             ) from None
-        return new_id, 0
+        return _ConsumerState(new_id, generation, created=True)
     if req.check_generation and existing.generation != req.generation:
         raise _generation_conflict(existing.generation, req.generation)
     updates: dict[str, object] = {}
@@ -120,22 +128,57 @@ def _ensure_consumer(conn: Connection, req: ConsumerAllocations, defaults: tuple
         updates["consumer_type_id"] = type_id
     if updates:
         conn.execute(consumers.update().where(consumers.c.id == existing.id).values(**updates, updated_at=now()))
-    return existing.id, existing.generation
+    return _ConsumerState(existing.id, existing.generation, created=False)
 
 
-def _insert_consumer(conn: Connection, uuid: str, project_id: int, user_id: int, type_id: int | None) -> int:
+def _insert_consumer(
+    conn: Connection, uuid: str, project_id: int, user_id: int, type_id: int | None, generation: int = 0
+) -> int:
     return inserted_id(
         conn.execute(
-            consumers.insert().values(
-                uuid=uuid,
-                project_id=project_id,
-                user_id=user_id,
-                generation=0,
-                consumer_type_id=type_id,
-                created_at=now(),
-            )
+            _INSERT_CONSUMER,
+            {"uuid": uuid, "project_id": project_id, "user_id": user_id, "generation": generation,
+             "consumer_type_id": type_id, "created_at": now()},
         )
     )
+
+
+# Statements of the claim path, built once (building costs as much as running them on SQLite).
+_INSERT_CONSUMER = consumers.insert()
+_LOCK_PROVIDERS = (
+    sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
+    .where(providers.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+    .order_by(providers.c.id)
+    .with_for_update()
+)
+_USED = (
+    sa.select(sa.func.coalesce(sa.func.sum(allocations.c.used), 0))
+    .where(
+        allocations.c.resource_provider_id == inventories.c.resource_provider_id,
+        allocations.c.resource_class_id == inventories.c.resource_class_id,
+    )
+    .scalar_subquery()
+)
+# Each inventory with its current usage, in one statement.
+_INVENTORIES_USED = sa.select(
+    inventories.c.resource_provider_id,
+    inventories.c.resource_class_id,
+    inventories.c.total,
+    inventories.c.reserved,
+    inventories.c.min_unit,
+    inventories.c.max_unit,
+    inventories.c.step_size,
+    inventories.c.allocation_ratio,
+    _USED.label("used"),
+).where(
+    inventories.c.resource_provider_id.in_(sa.bindparam("providers", expanding=True)),
+    inventories.c.resource_class_id.in_(sa.bindparam("classes", expanding=True)),
+)
+_BUMP_PROVIDERS = (
+    providers.update()
+    .where(providers.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(generation=providers.c.generation + 1, updated_at=sa.bindparam("stamp"))
+)
 
 
 def create_new_consumers(conn: Connection, requests: list[ConsumerAllocations], defaults: tuple[str, str]) -> None:
@@ -164,26 +207,29 @@ def replace_allocations(
     conn: Connection, requests: list[ConsumerAllocations], defaults: tuple[str, str]
 ) -> None:
     """Make each consumer hold exactly the given allocations, atomically for all of them."""
-    consumer_gens = {req.uuid: _ensure_consumer(conn, req, defaults) for req in requests}
+    states = {req.uuid: _ensure_consumer(conn, req, defaults) for req in requests}
 
     # Providers: every one named, plus those the consumers held before (their usage changes too).
+    # A consumer this write created holds nothing (allocation rows are only ever written and
+    # removed together with their consumer's row), so a claim for a new consumer skips the look-up.
     named = {rp for req in requests for rp in req.allocations}
     uuids = [r.uuid for r in requests]
-    held_pairs = conn.execute(
-        sa.select(allocations.c.consumer_id, providers.c.uuid)
-        .join(providers, providers.c.id == allocations.c.resource_provider_id)
-        .where(allocations.c.consumer_id.in_(uuids))
-    ).all()
+    existing = [u for u in uuids if not states[u].created]
+    held_pairs = (
+        conn.execute(
+            sa.select(allocations.c.consumer_id, providers.c.uuid)
+            .join(providers, providers.c.id == allocations.c.resource_provider_id)
+            .where(allocations.c.consumer_id.in_(existing))
+        ).all()
+        if existing
+        else []
+    )
     held = {rp for _, rp in held_pairs}
+    holders = {consumer for consumer, _ in held_pairs}
     emptied = {r.uuid for r in requests if not r.allocations}
     held_by_emptied = {rp for consumer, rp in held_pairs if consumer in emptied}
-    touched = {r.uuid for r in requests if r.allocations} | {consumer for consumer, _ in held_pairs}
-    rows = conn.execute(
-        sa.select(providers.c.id, providers.c.uuid, providers.c.generation)
-        .where(providers.c.uuid.in_(sorted(named | held)))
-        .order_by(providers.c.id)
-        .with_for_update()
-    ).all()
+    touched = {r.uuid for r in requests if r.allocations} | holders
+    rows = conn.execute(_LOCK_PROVIDERS, {"uuids": sorted(named | held)}).all()
     by_uuid = {r.uuid: r for r in rows}
     for req in requests:
         for rp in req.allocations:
@@ -196,9 +242,11 @@ def replace_allocations(
             raise MissingClass(f"No such resource class {rc}.")
 
     provider_ids = [r.id for r in rows]
-    prev_usage = _usage(conn, provider_ids)
-    entries = _checked_entries(conn, requests, class_ids)
-    conn.execute(allocations.delete().where(allocations.c.consumer_id.in_(uuids)))
+    entries = _checked_entries(conn, requests, class_ids, holders)
+    prev_usage = None  # nothing removed: the usage before the write is the usage now
+    if holders:
+        prev_usage = _usage(conn, provider_ids)
+        conn.execute(allocations.delete().where(allocations.c.consumer_id.in_(sorted(holders))))
     _check_capacity(conn, entries, by_uuid, class_ids, prev_usage)
 
     stamp = now()
@@ -219,31 +267,30 @@ def replace_allocations(
         conn.execute(allocations.insert(), inserts)
     # Generations advance on the providers named in the request and on those whose
     # consumer is being emptied (upstream's rule; a provider merely losing usage
-    # because its consumer moved elsewhere keeps its generation).
-    bumped = named | held_by_emptied
-    changes.touch(conn, [r.id for r in rows])
-    for r in rows:
-        if r.uuid not in bumped:
-            continue
-        conn.execute(
-            providers.update()
-            .where(providers.c.id == r.id)
-            .values(generation=r.generation + 1, updated_at=stamp)
-        )
-    for uuid, (cid, gen) in consumer_gens.items():
-        if uuid not in touched:
+    # because its consumer moved elsewhere keeps its generation). The rows are locked,
+    # so generation + 1 is the generation read above plus one.
+    bumped = sorted(by_uuid[rp].id for rp in named | held_by_emptied)
+    changes.touch(conn, provider_ids, usage_only=True)
+    if bumped:
+        conn.execute(_BUMP_PROVIDERS, {"ids": bumped, "stamp": stamp})
+    for uuid, state in states.items():
+        if uuid not in touched or state.created:  # a created consumer was inserted at its final generation
             continue
         result = conn.execute(
             consumers.update()
-            .where(consumers.c.id == cid, consumers.c.generation == gen)
-            .values(generation=gen + 1, updated_at=stamp)
+            .where(consumers.c.id == state.id, consumers.c.generation == state.generation)
+            .values(generation=state.generation + 1, updated_at=stamp)
         )
         if result.rowcount != 1:
             raise Conflict(
                 "Another thread concurrently updated the data. Please retry your update",
                 errors.CONCURRENT_UPDATE,
             )
-    consumer_ops.delete_if_empty(conn, [u for u in uuids if u in touched])
+    # Touched consumers left holding nothing: their rows were deleted above and none inserted.
+    holding = {row["consumer_id"] for row in inserts}
+    empty = [u for u in uuids if u in touched and u not in holding]
+    if empty:
+        conn.execute(consumers.delete().where(consumers.c.uuid.in_(empty)))
 
 
 def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], int]:
@@ -258,13 +305,14 @@ def _usage(conn: Connection, provider_ids: list[int]) -> dict[tuple[int, int], i
 
 
 def _checked_entries(
-    conn: Connection, requests: list[ConsumerAllocations], class_ids: dict[str, int]
+    conn: Connection, requests: list[ConsumerAllocations], class_ids: dict[str, int], holders: set[str]
 ) -> list[tuple[str, str, int]]:
     """(provider uuid, class, amount) in the order upstream checks them: the requests in
     order, and for a consumer asked for no allocations its current ones at amount 0
     (upstream's way of deleting them, which still takes part in the checks).
-    Adds the classes of those current allocations to ``class_ids``."""
-    emptied = [r.uuid for r in requests if not r.allocations]
+    Adds the classes of those current allocations to ``class_ids``. ``holders``: the
+    consumers that hold allocations now."""
+    emptied = [r.uuid for r in requests if not r.allocations and r.uuid in holders]
     held: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if emptied:
         rows = conn.execute(
@@ -291,7 +339,7 @@ def _check_capacity(
     entries: list[tuple[str, str, int]],
     by_uuid: dict[str, sa.Row[int, str, int]],
     class_ids: dict[str, int],
-    prev_usage: dict[tuple[int, int], int],
+    prev_usage: dict[tuple[int, int], int] | None,
 ) -> None:
     """Refuse allocations beyond capacity or outside min_unit/max_unit/step_size.
 
@@ -299,19 +347,15 @@ def _check_capacity(
     inventory of any class concerned, then each entry in turn, its capacity checked
     against what the entries so far ask of it. An allocation that leaves an already
     over-committed inventory less over-committed than before is let through, as
-    upstream does.
+    upstream does. ``prev_usage``: the usage before the consumers' rows were removed
+    (None: none were, it is the usage now).
     """
     if not entries:
         return
     provider_ids = sorted({by_uuid[rp].id for rp, _, _ in entries})
     inv = {
         (r.resource_provider_id, r.resource_class_id): r
-        for r in conn.execute(
-            sa.select(inventories).where(
-                inventories.c.resource_provider_id.in_(provider_ids),
-                inventories.c.resource_class_id.in_(list(class_ids.values())),
-            )
-        )
+        for r in conn.execute(_INVENTORIES_USED, {"providers": provider_ids, "classes": sorted(class_ids.values())})
     }
     # First every provider with no inventory of any class concerned, named together with
     # every class concerned (upstream lists both in set order; we sort).
@@ -323,7 +367,9 @@ def _check_capacity(
             f"Unable to allocate inventory: Inventory for '{classes}' on resource provider '{', '.join(missing)}' "
             "invalid."
         )
-    used_now = _usage(conn, provider_ids)  # usage of everyone else (the consumers' rows are gone)
+    used_now = {key: int(r.used) for key, r in inv.items()}  # everyone else's (the consumers' rows are gone)
+    if prev_usage is None:
+        prev_usage = used_now
     asked: dict[tuple[int, int], int] = defaultdict(int)
     for rp, rc, amount in entries:
         key = (by_uuid[rp].id, class_ids[rc])
@@ -393,7 +439,7 @@ def delete_consumer_allocations(conn: Connection, consumer_uuid: str) -> None:
     held = conn.execute(
         sa.select(allocations.c.resource_provider_id).where(allocations.c.consumer_id == consumer_uuid)
     ).scalars()
-    changes.touch(conn, held)
+    changes.touch(conn, held, usage_only=True)
     result = conn.execute(allocations.delete().where(allocations.c.consumer_id == consumer_uuid))
     if result.rowcount == 0:
         raise NotFound(f"No allocations for consumer '{consumer_uuid}'")

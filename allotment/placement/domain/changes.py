@@ -35,9 +35,13 @@ _logged_lock = threading.Lock()  # request threads of one process share the coun
 _logged = 0  # rows this process logged since its last prune step
 
 
-def touch(conn: Connection, provider_ids: Iterable[int]) -> None:
+def touch(conn: Connection, provider_ids: Iterable[int], *, usage_only: bool = False) -> None:
+    """Log the providers changed; ``usage_only`` when the write changed only their allocations
+    (usage and generation), which lets read models skip rereading the rest."""
     stamp = now()
-    rows = [{"provider_id": pid, "changed_at": stamp} for pid in sorted(set(provider_ids))]
+    rows = [
+        {"provider_id": pid, "changed_at": stamp, "usage_only": usage_only} for pid in sorted(set(provider_ids))
+    ]
     if rows:
         conn.execute(changes.insert(), rows)
         _maintain(conn, len(rows))

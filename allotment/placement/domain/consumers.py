@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from allotment.placement.domain.common import inserted_id, now
 from allotment.placement.store.tables import allocations, consumer_types, consumers, projects, users
 
-__all__ = ["Consumer", "delete_if_empty", "ensure_id", "find_consumer", "lock_consumer"]
+__all__ = ["Consumer", "LockedConsumer", "ensure_id", "find_consumer", "lock_consumer", "owner_ids"]
 
 
 @dataclass
@@ -63,24 +63,56 @@ def find_consumer(conn: Connection, uuid: str) -> Consumer | None:
     return Consumer(*row) if row else None
 
 
-def lock_consumer(conn: Connection, uuid: str) -> Consumer | None:
-    """The consumer, its row locked for the rest of the transaction (where the backend locks rows)."""
-    locked = conn.execute(
-        sa.select(consumers.c.id).where(consumers.c.uuid == uuid).with_for_update()
-    ).first()
-    return find_consumer(conn, uuid) if locked else None
+@dataclass
+class LockedConsumer:
+    """A consumer row as a write sees it: ids only, no names (those cost joins)."""
+
+    id: int
+    generation: int
+    project_id: int
+    user_id: int
+    consumer_type_id: int | None
 
 
-def delete_if_empty(conn: Connection, uuids: list[str]) -> None:
-    """Delete the consumers among ``uuids`` that hold no allocation any more."""
-    if not uuids:
-        return
-    holding = set(
-        conn.execute(sa.select(allocations.c.consumer_id).where(allocations.c.consumer_id.in_(uuids))).scalars()
-    )
-    empty = [u for u in uuids if u not in holding]
-    if empty:
-        conn.execute(consumers.delete().where(consumers.c.uuid.in_(empty)))
+_LOCK = (
+    sa.select(consumers.c.id, consumers.c.generation, consumers.c.project_id, consumers.c.user_id,
+              consumers.c.consumer_type_id)
+    .where(consumers.c.uuid == sa.bindparam("uuid"))
+    .with_for_update()
+)
+
+
+def lock_consumer(conn: Connection, uuid: str) -> LockedConsumer | None:
+    """The consumer's row, locked for the rest of the transaction (where the backend locks rows)."""
+    row = conn.execute(_LOCK, {"uuid": uuid}).first()
+    return LockedConsumer(*row) if row else None
+
+
+_OWNERS = sa.select(
+    sa.select(projects.c.id).where(projects.c.external_id == sa.bindparam("project")).scalar_subquery(),
+    sa.select(users.c.id).where(users.c.external_id == sa.bindparam("user")).scalar_subquery(),
+)
+_OWNERS_TYPED = sa.select(
+    *_OWNERS.selected_columns,
+    sa.select(consumer_types.c.id).where(consumer_types.c.name == sa.bindparam("type")).scalar_subquery(),
+)
+
+
+def owner_ids(conn: Connection, project: str, user: str, consumer_type: str | None) -> tuple[int, int, int | None]:
+    """Ids of the project, user and (if given) consumer type, each inserted if missing.
+
+    One statement when they all exist (the usual case: a project claims many times).
+    """
+    if consumer_type is None:
+        found = list(conn.execute(_OWNERS, {"project": project, "user": user}).one())
+    else:
+        found = list(conn.execute(_OWNERS_TYPED, {"project": project, "user": user, "type": consumer_type}).one())
+    project_id = int(found[0]) if found[0] is not None else ensure_project(conn, project)
+    user_id = int(found[1]) if found[1] is not None else ensure_user(conn, user)
+    type_id: int | None = None
+    if consumer_type is not None:
+        type_id = int(found[2]) if found[2] is not None else ensure_consumer_type(conn, consumer_type)
+    return project_id, user_id, type_id
 
 
 __all__ += ["ensure_project", "ensure_user", "ensure_consumer_type"]

@@ -96,12 +96,16 @@ def class_id(conn: Connection, name: str) -> int | None:
     return conn.execute(sa.select(rc_t.c.id).where(rc_t.c.name == name)).scalar()
 
 
+# Built once: every claim asks this (building a statement costs more than running this one).
+_CLASS_IDS = sa.select(rc_t.c.name, rc_t.c.id).where(rc_t.c.name.in_(sa.bindparam("names", expanding=True)))
+
+
 def class_ids(conn: Connection, names: Iterable[str]) -> dict[str, int]:
     """Ids of the named classes that exist."""
-    names = list(set(names))
+    names = sorted(set(names))
     if not names:
         return {}
-    return {r.name: r.id for r in conn.execute(sa.select(rc_t.c.name, rc_t.c.id).where(rc_t.c.name.in_(names)))}
+    return {name: rc_id for name, rc_id in conn.execute(_CLASS_IDS, {"names": names})}
 
 
 def list_classes(conn: Connection) -> list[NamedRow]:

@@ -177,5 +177,8 @@ changes = sa.Table(
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("provider_id", sa.Integer, nullable=True),
     sa.Column("changed_at", sa.DateTime, nullable=False),
+    # True when the write changed only the provider's usage and generation (an allocation write):
+    # read models then reread just those, not the inventories, traits and aggregates.
+    sa.Column("usage_only", sa.Boolean, nullable=False, server_default=sa.false()),
     **_MYSQL,
 )

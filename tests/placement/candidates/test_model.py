@@ -152,6 +152,65 @@ def test_refresh_costs_one_query_when_nothing_changed(app_client: tuple[Any, htt
     assert all("max(placement_changes.id)" in s for s in statements)
 
 
+def claim(c: httpx.Client, rp: str, vcpu: int) -> str:
+    consumer = str(uuidlib.uuid4())
+    r = c.put(
+        f"/allocations/{consumer}",
+        json={"allocations": {rp: {"resources": {"VCPU": vcpu}}}, "project_id": "p", "user_id": "u",
+              "consumer_generation": None, "consumer_type": "INSTANCE"},
+    )
+    assert r.status_code == 204, r.text
+    return consumer
+
+
+def test_an_allocation_write_rereads_only_usage_and_generation(
+    app_client: tuple[Any, httpx.Client], store: Database
+) -> None:
+    app, c = app_client
+    a = provider(c, "a", 8)
+    gen = c.get(f"/resource_providers/{a}").json()["generation"]
+    c.put(f"/resource_providers/{a}/traits", json={"resource_provider_generation": gen, "traits": ["HW_CPU_X86_AVX2"]})
+    candidates(c)
+    model = app.read_model
+    pid = internal_id(store, a)
+    before = model.providers[pid]
+    claim(c, a, 3)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        model.refresh()
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", record)
+    after = model.providers[pid]
+    assert after is not before
+    assert after.used == {"VCPU": 3}
+    assert after.generation == c.get(f"/resource_providers/{a}").json()["generation"] == before.generation + 1
+    # Inventories, traits and aggregates are not read again: the record shares them.
+    assert after.inv is before.inv and after.traits is before.traits and after.aggs is before.aggs
+    assert not [s for s in statements if "FROM inventories" in s or "FROM resource_provider_traits" in s], statements
+    assert model.full_loads == 1
+    body = candidates(c, "resources=VCPU:1&required=HW_CPU_X86_AVX2")
+    assert body["provider_summaries"][a]["resources"]["VCPU"]["used"] == 3
+
+
+def test_usage_and_inventory_changes_in_one_batch_reread_everything(
+    app_client: tuple[Any, httpx.Client], store: Database
+) -> None:
+    app, c = app_client
+    a = provider(c, "a", 8)
+    candidates(c)
+    claim(c, a, 2)
+    set_total_directly(store, internal_id(store, a), 10, None)  # a full change row after the usage one
+    claim(c, a, 1)
+    summary = candidates(c)["provider_summaries"][a]["resources"]["VCPU"]
+    assert (summary["capacity"], summary["used"]) == (10, 3)
+    assert app.read_model.full_loads == 1
+
+
 def test_two_workers_see_each_others_writes(store: Database) -> None:
     """Two apps over one database stand for two worker processes."""
     app1, app2 = make_app(Config(), store), make_app(Config(), store)
