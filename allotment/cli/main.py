@@ -68,4 +68,8 @@ def cli(ctx: click.Context, url: str, db: str | None, microversion: str, token: 
 
 
 def main() -> None:
+    """The console script: every process it starts (servers, workers forked by gunicorn) collects less often."""
+    from allotment.infra.gc_tuning import tune_gc
+
+    tune_gc()
     cli()
