@@ -33,7 +33,8 @@ from allotment.servers import states
 from allotment.servers.audit import expected_usage
 from allotment.servers.compute.inventory import provider_uuid
 from allotment.servers.store import Server, ServerStore
-from tests.servers.rabbit import delete_queues, isolated_url
+from allotment.servers.transport.rabbit import delete_topics
+from tests.servers.rabbit import isolated_url
 
 FLAVOR = {"name": "small", "vcpus": 1, "memory_mb": 256, "root_gb": 1}
 BIG = {"name": "big", "vcpus": 2, "memory_mb": 512, "root_gb": 2}
@@ -179,7 +180,7 @@ class Cluster:
         self.placement.close()
         self.store.close()
         topics = {"conductor", *(f"compute.{h}" for h in self.computes)}
-        delete_queues(self.transport_url, topics)
+        delete_topics(self.transport_url, topics)
 
 
 @contextmanager

@@ -41,13 +41,3 @@ def isolated_url() -> str:
     sep = "&" if "?" in AMQP_URL else "?"
     return f"{AMQP_URL}{sep}queue_prefix=test-{uuid.uuid4().hex[:12]}."
 
-
-def delete_queues(url: str, topics: set[str]) -> None:
-    from allotment.servers.transport.rabbit import RabbitTransport
-
-    cleaner = RabbitTransport(url)
-    try:
-        for topic in topics:
-            cleaner.delete_topic(topic)
-    finally:
-        cleaner.close()

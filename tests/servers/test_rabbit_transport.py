@@ -15,7 +15,8 @@ import pytest
 
 from allotment.servers.transport import Message, TransportError, open_transport
 from allotment.servers.transport.rabbit import RabbitTransport
-from tests.servers.rabbit import delete_queues, isolated_url, require_broker
+from allotment.servers.transport.rabbit import delete_topics
+from tests.servers.rabbit import isolated_url, require_broker
 from tests.servers.test_transport_contract import Inbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +27,7 @@ def url() -> Iterator[str]:
     require_broker()
     u = isolated_url()
     yield u
-    delete_queues(u, {"compute.later", "compute.gone", "conductor", "compute.two"})
+    delete_topics(u, {"compute.later", "compute.gone", "conductor", "compute.two"})
 
 
 def peer(*args: str) -> subprocess.Popen[str]:

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from allotment.servers.transport import Message, Transport, TransportError, open_transport
-from tests.servers.rabbit import delete_queues, isolated_url, require_broker
+from allotment.servers.transport.rabbit import delete_topics
+from tests.servers.rabbit import isolated_url, require_broker
 
 TransportFactory = Callable[[], Transport]
 
@@ -39,7 +40,7 @@ def make_transport(request: pytest.FixtureRequest) -> Iterator[TransportFactory]
         topics |= getattr(t, "topics", set())
         t.close()
     if request.param == "rabbit" and topics:
-        delete_queues(url, topics)
+        delete_topics(url, topics)
 
 
 class Inbox:

@@ -350,14 +350,9 @@ def _stop_workers(procs: list[subprocess.Popen[str]]) -> int:
 
 
 def _delete_topics(url: str, topics: set[str]) -> None:
-    from allotment.servers.transport.rabbit import RabbitTransport
+    from allotment.servers.transport.rabbit import delete_topics  # pika only when RabbitMQ is used
 
-    cleaner = RabbitTransport(url)
-    try:
-        for topic in topics:
-            cleaner.delete_topic(topic)
-    finally:
-        cleaner.close()
+    delete_topics(url, topics)
 
 
 WORKLOAD = Workload(

@@ -25,7 +25,7 @@ import copy
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -36,7 +36,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from allotment.servers.transport.base import Handler, Message, TransportError
 
-__all__ = ["DEFAULT_QUEUE_PREFIX", "RabbitTransport"]
+__all__ = ["DEFAULT_QUEUE_PREFIX", "RabbitTransport", "delete_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -423,3 +423,13 @@ class RabbitTransport:
         for reader in readers:
             reader.stop()
         self._publisher.close()
+
+
+def delete_topics(url: str, topics: Iterable[str]) -> None:
+    """Drop the queues of ``topics`` at the broker of ``url`` (a run's or a test's clean-up)."""
+    cleaner = RabbitTransport(url)
+    try:
+        for topic in topics:
+            cleaner.delete_topic(topic)
+    finally:
+        cleaner.close()
