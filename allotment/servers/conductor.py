@@ -43,7 +43,7 @@ from allotment.scheduler.spec import RequestSpec
 from allotment.servers import states
 from allotment.servers.messages import CONDUCTOR_TOPIC, cast, compute_topic
 from allotment.servers.specs import CELL0, DEFAULT_CELL, request_spec
-from allotment.servers.store import Server, ServerStore
+from allotment.servers.store import Migration, Server, ServerStore
 from allotment.servers.transport import Message, Subscription, Transport
 
 __all__ = ["Conductor"]
@@ -339,23 +339,25 @@ class Conductor:
         except MigrationNotFound:
             pass
 
-    def _advance_migration(self, uuid: str, migration: str, host: str, status: str, task: str) -> bool | None:
+    def _advance_migration(self, uuid: str, migration: str, host: str, status: str,
+                           task: str) -> tuple[Migration, bool] | None:
         """Move a migration from MIGRATING to ``status`` for the server's step on ``host``.
 
-        True: this call made the change. False: it had been made already (a redelivered message, or
-        a conductor killed between this and updating the server) and the server still waits in
-        ``task`` for the rest. None: nothing to do.
+        Returns the migration (its kind and flavors; the status it was read with) and whether
+        this call made the change: False when it had been made already (a redelivered message,
+        or a conductor killed between this and updating the server) and the server still
+        waits in ``task`` for the rest. None: nothing to do.
         """
         m = self.store.migration(migration)
         if m is None or m.dest_host != host:
             return None
         if m.status == states.MIG_MIGRATING and self.store.set_migration(
                 migration, expect_status=states.MIG_MIGRATING, status=status):
-            return True
+            return m, True
         fresh, s = self.store.migration(migration), self.store.get(uuid)
         if fresh is None or fresh.status != status or s is None or s.deleted or s.task_state != task:
             return None
-        return False
+        return fresh, False
 
     def _destroy_unless_there(self, uuid: str, host: str) -> None:
         """The server moved on (deleted, or its move undone) while ``host`` built it: remove that copy."""
@@ -365,10 +367,10 @@ class Conductor:
 
     def resize_done(self, uuid: str, migration: str, host: str) -> None:
         # The migration first: a server seen in VERIFY_RESIZE must find its migration ready to confirm.
-        first = self._advance_migration(uuid, migration, host, states.MIG_FINISHED, states.RESIZE_MIGRATING)
-        m = self.store.migration(migration)
-        if first is None or m is None:
+        advanced = self._advance_migration(uuid, migration, host, states.MIG_FINISHED, states.RESIZE_MIGRATING)
+        if advanced is None:
             return
+        m, first = advanced
         action = "resize" if m.kind == "resize" else "migrate"
         if not self.store.update(uuid, expect_task=states.RESIZE_MIGRATING, vm_state=states.RESIZED, task_state=None,
                                  host=host, node=host, flavor=m.new_flavor, action=(action, True, None)) and first:
@@ -428,9 +430,10 @@ class Conductor:
                                   states.REBUILD_SPAWNING, "rebuild_instance", flavor=s.flavor, image=s.image)
 
     def rebuild_done(self, uuid: str, migration: str, host: str) -> None:
-        first = self._advance_migration(uuid, migration, host, states.MIG_DONE, states.REBUILD_SPAWNING)
-        if first is None:
+        advanced = self._advance_migration(uuid, migration, host, states.MIG_DONE, states.REBUILD_SPAWNING)
+        if advanced is None:
             return
+        first = advanced[1]
         # The registry follows now; the migration keeps the dead source's allocations until it starts again.
         self.registry.finish_move(uuid, migration, host)
         if not self.store.update(uuid, expect_task=states.REBUILD_SPAWNING, vm_state=states.ACTIVE, task_state=None,
