@@ -211,10 +211,11 @@ class Auditor:
         if task == states.RESIZE_MIGRATING and finished and finished[-1].dest_host:
             c.resize_done(s.uuid, finished[-1].uuid, finished[-1].dest_host)
             return f"move to {finished[-1].dest_host} finished (migration {finished[-1].uuid})"
-        rebuilt = self.store.migrations(instance_uuid=s.uuid, statuses=(states.MIG_DONE,), kind="evacuation")
-        if task == states.REBUILD_SPAWNING and rebuilt and rebuilt[-1].dest_host:
-            c.rebuild_done(s.uuid, rebuilt[-1].uuid, rebuilt[-1].dest_host)
-            return f"evacuation to {rebuilt[-1].dest_host} finished (migration {rebuilt[-1].uuid})"
+        if task == states.REBUILD_SPAWNING:
+            rebuilt = self.store.migrations(instance_uuid=s.uuid, statuses=(states.MIG_DONE,), kind="evacuation")
+            if rebuilt and rebuilt[-1].dest_host:
+                c.rebuild_done(s.uuid, rebuilt[-1].uuid, rebuilt[-1].dest_host)
+                return f"evacuation to {rebuilt[-1].dest_host} finished (migration {rebuilt[-1].uuid})"
         running = self.store.migrations(instance_uuid=s.uuid, statuses=(states.MIG_PRE, states.MIG_MIGRATING))
         if task in _MOVE_TASKS and running:
             return self._revert_migration(running[-1], "no answer from the destination")
