@@ -97,3 +97,12 @@ def test_a_member_placed_before_it_is_recorded_follows_a_later_move(registry: Re
     registry.put_instance(uuid, "c2")
     assert registry.get_group(group.uuid).members == {uuid: "c2"}
     assert registry.get_instance(uuid).host == "c2"
+
+
+def test_put_host_writes_as_register_host_without_reading_back(registry: Registry, statements: list[str]) -> None:
+    rp = new_uuid()
+    assert registry.put_host("c1", rp)
+    statements.clear()
+    assert not registry.put_host("c1", rp, {"failed_builds": 3})
+    assert not any(s.lstrip().upper().startswith("SELECT SCHED_HOSTS.ID, SCHED_HOSTS.NAME") for s in statements)
+    assert registry.get_host("c1").failed_builds == 3
