@@ -97,3 +97,16 @@ def test_expectations_with_none_among_them_match_as_before(store: ServerStore, e
     assert store.update(uuid, expect_task=expect, expect_host=None, expect_vm=(states.BUILDING,), node="n") == (
         expect is not None)
     assert store.update(uuid, expect_task=(states.SPAWNING, states.ERROR), node="m") is False
+
+
+def test_unknown_fields_are_refused_as_before(store: ServerStore) -> None:
+    uuid = "f" * 8 + "-0000-4000-8000-000000000001"
+    _create(store, uuid)
+    with pytest.raises(sa.exc.CompileError, match="bogus"):
+        store.update(uuid, bogus=1)
+    with pytest.raises(sa.exc.CompileError, match="bogus"):
+        store.update_and_read(uuid, build_request={"bogus": 1}, node="n")
+    with pytest.raises(sa.exc.CompileError, match="bogus"):
+        store.set_build_request(uuid, bogus=1)
+    s = store.get(uuid)
+    assert s is not None and s.node is None

@@ -331,6 +331,7 @@ class ServerStore:
 def _prepare_update(uuid: str, expect_task: Any, expect_vm: Any, expect_host: Any, values: Mapping[str, Any],
                     returning: bool = False) -> tuple[sa.Update, dict[str, Any], dict[str, Any]]:
     """The conditional UPDATE of ``ServerStore.update``, its WHERE parameters and the values it sets."""
+    _check_columns(t.instances, values)
     q, params = _expectations(uuid, {"task": expect_task, "vm": expect_vm, "host": expect_host}, returning)
     stamp = now()
     out = {**values, "updated_at": stamp}
@@ -339,6 +340,13 @@ def _prepare_update(uuid: str, expect_task: Any, expect_vm: Any, expect_host: An
     if out.get("vm_state") == states.DELETED:
         out.update(deleted=True, deleted_at=stamp)
     return q, params, out
+
+
+def _check_columns(table: sa.Table, values: Mapping[str, Any]) -> None:
+    """Unknown keys fail as ``.values(**values)`` made them fail (the SET columns now come from the parameters)."""
+    unknown = set(values).difference(table.c.keys())
+    if unknown:
+        raise sa.exc.CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
 
 
 def _record_outcome(conn: Connection, uuid: str, action: tuple[str, bool, str | None] | None,
@@ -350,6 +358,7 @@ def _record_outcome(conn: Connection, uuid: str, action: tuple[str, bool, str | 
 
 
 def _set_build_request(conn: Connection, uuid: str, values: Mapping[str, Any]) -> None:
+    _check_columns(t.build_requests, values)
     conn.execute(_SET_BUILD_REQUEST, {**values, "updated_at": now(), "w_uuid": uuid})
 
 
