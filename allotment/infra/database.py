@@ -9,6 +9,7 @@ again from the start.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -52,7 +53,14 @@ def _sqlite_engine(url: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+        # Straight to the driver: through exec_driver_sql a BEGIN cost as much CPU as a query (execution
+        # context, events, a result), on every transaction. Errors are wrapped as SQLAlchemy would, so
+        # "database is locked" still reaches the retry loop as an OperationalError.
+        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN"
+        try:
+            conn.connection.driver_connection.execute(begin)  # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(begin, None, exc, sqlite3.Error) from exc
 
     return engine
 

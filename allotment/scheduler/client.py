@@ -129,6 +129,10 @@ class SchedulerClient:
         body, created = self._created("PUT", f"/hosts/{_seg(name)}", {"provider_uuid": provider_uuid, **(facts or {})})
         return _host(body), created
 
+    def put_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> bool:
+        """``register_host``'s created flag only (as ``Registry.put_host``)."""
+        return self.register_host(name, provider_uuid, facts)[1]
+
     def get_host(self, name: str) -> Host:
         return _host(self.request("GET", f"/hosts/{_seg(name)}"))
 

@@ -118,7 +118,8 @@ class Conductor:
     # ---- creates ------------------------------------------------------------------------------
 
     def schedule_and_build(self, instances: Sequence[str], *, min_count: int = 1) -> None:
-        live = [s for s in (self.store.get(u) for u in instances)
+        found = self.store.get_many(instances)
+        live = [s for s in (found.get(u) for u in instances)
                 if s is not None and not s.deleted and s.task_state == states.SCHEDULING and s.host is None]
         if not live:
             return
@@ -177,18 +178,16 @@ class Conductor:
                     attempt: int, expect_task: str, expect_host: str | None, tried: list[Any] | None = None) -> bool:
         sel = chosen.to_dict() if isinstance(chosen, Selection) else dict(chosen)
         alts = [a.to_dict() if isinstance(a, Selection) else dict(a) for a in alternates]
-        if not self.store.update(uuid, expect_task=expect_task, expect_host=expect_host, host=sel["host"],
-                                 node=sel["nodename"], cell=sel.get("cell") or DEFAULT_CELL,
-                                 task_state=states.SPAWNING):
+        build: dict[str, Any] = {"alternates": alts, "attempts": attempt}
+        if tried is not None:
+            build["tried"] = tried
+        # The server, its build request and the read of what the compute needs: one transaction.
+        s = self.store.update_and_read(uuid, expect_task=expect_task, expect_host=expect_host, build_request=build,
+                                       host=sel["host"], node=sel["nodename"], cell=sel.get("cell") or DEFAULT_CELL,
+                                       task_state=states.SPAWNING)
+        if s is None:
             # Deleted meanwhile: what the scheduler claimed for it must not stay behind.
             self.forget_claim(uuid)
-            return False
-        values: dict[str, Any] = {"alternates": alts, "attempts": attempt}
-        if tried is not None:
-            values["tried"] = tried
-        self.store.set_build_request(uuid, **values)
-        s = self.store.get(uuid)
-        if s is None:
             return False
         cast(self.transport, compute_topic(sel["host"]), "build_and_run_instance", instance=uuid, flavor=s.flavor,
              image=s.image, host_list=alts, attempt=attempt)
@@ -240,7 +239,7 @@ class Conductor:
                 tried.append({"host": alt["host"], "reason": refused})
                 continue
             try:
-                self.registry.move_instance(s.uuid, alt["host"])
+                self.registry.put_instance(s.uuid, alt["host"])  # no read-back: nothing here uses it
             except (GroupPolicyViolation, RegistryNotFound) as exc:
                 delete_claim(self.placement, s.uuid)
                 self.registry.release_topology(s.uuid)
@@ -461,6 +460,7 @@ class Conductor:
 
     def _set_registry_task(self, uuid: str, task_state: str | None) -> None:
         try:
-            self.registry.set_task_state(uuid, task_state)
+            # put_instance: set_task_state would read the record back for nothing.
+            self.registry.put_instance(uuid, task_state=task_state)
         except SchedulerError:
             pass

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from allotment.bench.databases import fresh_database
@@ -104,3 +106,24 @@ def test_processes_upgrading_a_new_placement_database_at_once_all_succeed(backen
                 assert conn.execute(sa.text("SELECT count(*) FROM resource_classes")).scalar() > 0
         finally:
             db.dispose()
+
+
+def test_a_sqlite_write_that_finds_the_lock_taken_at_begin_is_retried(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE goes to the driver directly; a busy database must still reach the retry loop."""
+    db = Database(f"sqlite:///{tmp_path / 'busy.sqlite'}", pool_size=1)
+    try:
+        with db.engine.connect() as conn:  # the pool's one connection: no waiting for the lock at BEGIN
+            conn.exec_driver_sql("PRAGMA busy_timeout=0")
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.commit()
+        holder = sqlite3.connect(tmp_path / "busy.sqlite", isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        threading.Timer(0.2, holder.commit).start()
+        with pytest.raises(sa.exc.OperationalError, match="locked"), db.locked():
+            pass
+        db.write(lambda c: c.exec_driver_sql("INSERT INTO t VALUES (1)"))  # retried until the holder commits
+        with db.read() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+        holder.close()
+    finally:
+        db.dispose()

@@ -20,19 +20,24 @@ __all__ = ["KEEP_GENERATIONS", "bump", "current"]
 KEEP_GENERATIONS = 20_000  # log entries kept; a reader further behind reloads everything
 PRUNE_EVERY = 1_000
 
+# Built once: every registry write ends here.
+_CURRENT = sa.select(state.c.generation).where(state.c.id == 1)
+_STEP = state.update().where(state.c.id == 1).values(generation=state.c.generation + 1)
+_STEP_RETURNING = _STEP.returning(state.c.generation)
+_LOG = changes.insert()
+
 
 def current(conn: Connection) -> int:
-    return int(conn.execute(sa.select(state.c.generation).where(state.c.id == 1)).scalar_one())
+    return int(conn.execute(_CURRENT).scalar_one())
 
 
 def bump(conn: Connection, *, hosts: Iterable[int] = (), aggregates: Iterable[int] = (),
          everything: bool = False) -> int:
     """Advance the generation and log the touched hosts and aggregates; the new generation."""
-    step = state.update().where(state.c.id == 1).values(generation=state.c.generation + 1)
     if conn.dialect.update_returning:  # SQLite and PostgreSQL: one statement instead of two
-        gen = int(conn.execute(step.returning(state.c.generation)).scalar_one())
+        gen = int(conn.execute(_STEP_RETURNING).scalar_one())
     else:  # MariaDB/MySQL have no UPDATE ... RETURNING
-        conn.execute(step)
+        conn.execute(_STEP)
         gen = current(conn)
     if everything:
         rows = [{"generation": gen, "kind": "*", "ref": None}]
@@ -41,7 +46,7 @@ def bump(conn: Connection, *, hosts: Iterable[int] = (), aggregates: Iterable[in
         rows += [{"generation": gen, "kind": "a", "ref": a} for a in sorted(set(aggregates))]
         if not rows:  # every generation has an entry, so a reader can tell when entries were pruned
             rows = [{"generation": gen, "kind": "-", "ref": None}]
-    conn.execute(changes.insert(), rows)
+    conn.execute(_LOG, rows)
     if gen % PRUNE_EVERY == 0:
         conn.execute(changes.delete().where(changes.c.generation <= gen - KEEP_GENERATIONS))
     return gen

@@ -83,8 +83,12 @@ class Registry:
 
     def register_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> tuple[Host, bool]:
         """Register the host or update its facts (idempotent by name); (host, created). Counts as a heartbeat."""
-        created = self._write(lambda c: host_ops.register(c, name, provider_uuid, facts or {}))
+        created = self.put_host(name, provider_uuid, facts)
         return self.get_host(name), created
+
+    def put_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> bool:
+        """``register_host`` without reading the host back (a compute's own reports); True when created."""
+        return self._write(lambda c: host_ops.register(c, name, provider_uuid, facts or {}))
 
     def get_host(self, name: str) -> Host:
         with self.db.read() as conn:

@@ -6,7 +6,7 @@
     ...
     agent.stop()
 
-``registry`` is anything with ``register_host(name, provider_uuid, facts)``,
+``registry`` is anything with ``register_host`` and ``put_host(name, provider_uuid, facts)``,
 ``heartbeat(name)`` and, for a host with a topology, ``get_topology``/``set_topology``: the
 scheduler's ``Registry`` (same database).
 
@@ -43,6 +43,8 @@ LOG = logging.getLogger(__name__)
 
 class HostRegistry(Protocol):
     def register_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> Any: ...
+
+    def put_host(self, name: str, provider_uuid: str, facts: Mapping[str, Any] | None = None) -> Any: ...
 
     def heartbeat(self, name: str) -> Any: ...
 
@@ -204,6 +206,6 @@ class ComputeAgent:
             count = self.failed_builds
         if changed:
             try:
-                self.registry.register_host(self.name, self.provider_uuid, {"failed_builds": count})
+                self.registry.put_host(self.name, self.provider_uuid, {"failed_builds": count})  # no read-back
             except Exception:  # only a weigher's input: the next build reports it again
                 LOG.warning("could not record %d failed builds of %s", count, self.name, exc_info=True)

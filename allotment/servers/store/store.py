@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,48 @@ UNSET: Any = object()
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# Built once: the conductor reads and changes every server several times on its way to ACTIVE.
+_GET = sa.select(t.instances).where(t.instances.c.uuid == sa.bindparam("uuid"))
+_GET_MANY = sa.select(t.instances).where(t.instances.c.uuid.in_(sa.bindparam("uuids", expanding=True)))
+_SET_BUILD_REQUEST = t.build_requests.update().where(t.build_requests.c.instance_uuid == sa.bindparam("w_uuid"))
+_OPEN_ACTION = sa.select(sa.func.max(t.actions.c.id)).where(
+    t.actions.c.instance_uuid == sa.bindparam("w_uuid"), t.actions.c.action == sa.bindparam("w_action"),
+    t.actions.c.result.is_(None))
+_CLOSE_ACTION = t.actions.update().where(t.actions.c.id == sa.bindparam("w_id"))
+# One statement where the dialect allows a subquery on the table it updates (MySQL/MariaDB do not).
+_CLOSE_OPEN_ACTION = t.actions.update().where(t.actions.c.id == _OPEN_ACTION.scalar_subquery())
+_EXPECTABLE = {"task": t.instances.c.task_state, "vm": t.instances.c.vm_state, "host": t.instances.c.host}
+
+
+@functools.cache
+def _conditional_update(shape: tuple[tuple[str, tuple[bool, ...]], ...], returning: bool = False) -> sa.Update:
+    """The UPDATE of a live server under expectations of this shape, its SET columns left to the parameters.
+
+    ``shape`` names each expected column ("task", "vm", "host") with, per accepted value, whether it is
+    None; the values themselves are bound as ``e_<name>_<i>``, the uuid as ``w_uuid``.
+    """
+    c = t.instances.c
+    q = t.instances.update().where(c.uuid == sa.bindparam("w_uuid"), c.deleted.is_(False))
+    for name, options in shape:
+        column = _EXPECTABLE[name]
+        q = q.where(sa.or_(*(column.is_(None) if none else column == sa.bindparam(f"e_{name}_{i}")
+                             for i, none in enumerate(options))))
+    return q.returning(*t.instances.c) if returning else q
+
+
+def _expectations(uuid: str, expected: Mapping[str, Any], returning: bool) -> tuple[sa.Update, dict[str, Any]]:
+    """The conditional UPDATE for ``expected`` (name -> a value or a tuple of them) and its WHERE parameters."""
+    shape = []
+    params: dict[str, Any] = {"w_uuid": uuid}
+    for name, value in expected.items():
+        if value is UNSET:
+            continue
+        options = list(value) if isinstance(value, tuple) else [value]
+        shape.append((name, tuple(o is None for o in options)))
+        params.update({f"e_{name}_{i}": o for i, o in enumerate(options) if o is not None})
+    return _conditional_update(tuple(shape), returning), params
 
 
 @dataclasses.dataclass
@@ -128,8 +171,13 @@ class ServerStore:
 
     def get(self, uuid: str) -> Server | None:
         with self.db.read() as conn:
-            row = conn.execute(sa.select(t.instances).where(t.instances.c.uuid == uuid)).mappings().first()
+            row = conn.execute(_GET, {"uuid": uuid}).mappings().first()
         return Server(**row) if row else None
+
+    def get_many(self, uuids: Iterable[str]) -> dict[str, Server]:
+        """The servers among ``uuids`` that exist, by uuid, read in one query."""
+        with self.db.read() as conn:
+            return {row["uuid"]: Server(**row) for row in conn.execute(_GET_MANY, {"uuids": list(uuids)}).mappings()}
 
     def list_servers(self, *, reservation_id: str | None = None, host: str | None = None, vm_state: str | None = None,
              cell: str | None = None, task_states: Iterable[str] | None = None, include_deleted: bool = False,
@@ -157,29 +205,36 @@ class ServerStore:
         ``action`` (name, ok, message) closes that open action and ``fault`` (code, message,
         details) is recorded in the same transaction, so whoever sees the new state sees them too.
         """
-        c = t.instances.c
-        stamp = now()
-        q = t.instances.update().where(c.uuid == uuid, c.deleted.is_(False))
-        for column, expected in ((c.task_state, expect_task), (c.vm_state, expect_vm), (c.host, expect_host)):
-            if expected is UNSET:
-                continue
-            options = list(expected) if isinstance(expected, tuple) else [expected]
-            conds = [column.is_(None) if o is None else column == o for o in options]
-            q = q.where(sa.or_(*conds))
-        values = {**values, "updated_at": stamp}
-        if "task_state" in values:
-            values["task_changed_at"] = stamp
-        if values.get("vm_state") == states.DELETED:
-            values.update(deleted=True, deleted_at=stamp)
+        q, params, values = _prepare_update(uuid, expect_task, expect_vm, expect_host, values)
 
         def op(conn: Connection) -> bool:
-            if not conn.execute(q.values(**values)).rowcount:
+            if not conn.execute(q, {**values, **params}).rowcount:
                 return False
-            if action is not None:
-                _finish_action(conn, uuid, *action)
-            if fault is not None:
-                _add_fault(conn, uuid, *fault)
+            _record_outcome(conn, uuid, action, fault)
             return True
+
+        return self.db.write(op)
+
+    def update_and_read(self, uuid: str, *, expect_task: Any = UNSET, expect_host: Any = UNSET,
+                        build_request: Mapping[str, Any] | None = None, **values: Any) -> Server | None:
+        """``update``, then ``set_build_request`` with ``build_request``, in one transaction: the server as
+        written, or None (nothing written) when it is deleted or not as expected.
+        """
+        q, params, values = _prepare_update(uuid, expect_task, UNSET, expect_host, values)
+        with_row, _, _ = _prepare_update(uuid, expect_task, UNSET, expect_host, {}, returning=True)
+
+        def op(conn: Connection) -> Server | None:
+            if conn.dialect.update_returning:  # SQLite and PostgreSQL: the UPDATE hands the row back
+                row = conn.execute(with_row, {**values, **params}).mappings().first()
+                if row is None:
+                    return None
+            else:
+                if not conn.execute(q, {**values, **params}).rowcount:
+                    return None
+                row = conn.execute(_GET, {"uuid": uuid}).mappings().one()
+            if build_request is not None:
+                _set_build_request(conn, uuid, build_request)
+            return Server(**row)
 
         return self.db.write(op)
 
@@ -192,8 +247,7 @@ class ServerStore:
         return BuildRequest(**row) if row else None
 
     def set_build_request(self, uuid: str, **values: Any) -> None:
-        self.db.write(lambda conn: conn.execute(t.build_requests.update().where(
-            t.build_requests.c.instance_uuid == uuid).values(**values, updated_at=now())))
+        self.db.write(lambda conn: _set_build_request(conn, uuid, values))
 
     # ---- faults and actions -------------------------------------------------------------------
 
@@ -274,13 +328,49 @@ class ServerStore:
         self.db.write(op)
 
 
+def _prepare_update(uuid: str, expect_task: Any, expect_vm: Any, expect_host: Any, values: Mapping[str, Any],
+                    returning: bool = False) -> tuple[sa.Update, dict[str, Any], dict[str, Any]]:
+    """The conditional UPDATE of ``ServerStore.update``, its WHERE parameters and the values it sets."""
+    _check_columns(t.instances, values)
+    q, params = _expectations(uuid, {"task": expect_task, "vm": expect_vm, "host": expect_host}, returning)
+    stamp = now()
+    out = {**values, "updated_at": stamp}
+    if "task_state" in out:
+        out["task_changed_at"] = stamp
+    if out.get("vm_state") == states.DELETED:
+        out.update(deleted=True, deleted_at=stamp)
+    return q, params, out
+
+
+def _check_columns(table: sa.Table, values: Mapping[str, Any]) -> None:
+    """Unknown keys fail as ``.values(**values)`` made them fail (the SET columns now come from the parameters)."""
+    unknown = set(values).difference(table.c.keys())
+    if unknown:
+        raise sa.exc.CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
+
+
+def _record_outcome(conn: Connection, uuid: str, action: tuple[str, bool, str | None] | None,
+                    fault: tuple[int, str, str] | None) -> None:
+    if action is not None:
+        _finish_action(conn, uuid, *action)
+    if fault is not None:
+        _add_fault(conn, uuid, *fault)
+
+
+def _set_build_request(conn: Connection, uuid: str, values: Mapping[str, Any]) -> None:
+    _check_columns(t.build_requests, values)
+    conn.execute(_SET_BUILD_REQUEST, {**values, "updated_at": now(), "w_uuid": uuid})
+
+
 def _finish_action(conn: Connection, uuid: str, action: str, ok: bool, message: str | None) -> None:
-    c = t.actions.c
-    open_id = conn.execute(sa.select(sa.func.max(c.id)).where(
-        c.instance_uuid == uuid, c.action == action, c.result.is_(None))).scalar()
+    outcome = {"finish_time": now(), "result": "Success" if ok else "Error", "message": message}
+    which = {"w_uuid": uuid, "w_action": action}
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        conn.execute(_CLOSE_OPEN_ACTION, {**outcome, **which})
+        return
+    open_id = conn.execute(_OPEN_ACTION, which).scalar()
     if open_id is not None:
-        conn.execute(t.actions.update().where(c.id == open_id).values(
-            finish_time=now(), result="Success" if ok else "Error", message=message))
+        conn.execute(_CLOSE_ACTION, {**outcome, "w_id": open_id})
 
 
 def _add_fault(conn: Connection, uuid: str, code: int, message: str, details: str) -> None:
