@@ -36,6 +36,15 @@ class HostFilter:
     def name(cls) -> str:
         return cls.__name__
 
+    def applies(self, spec: RequestSpec) -> bool:
+        """False when the filter can remove no host for ``spec`` (no group, no hint, ...): it is then not run.
+
+        Checked once per instance, so a filter with nothing to check costs nothing instead of a
+        call per host. The default (True) always runs the filter: a filter that overrides this
+        must return False only when ``filter_all`` would keep every host.
+        """
+        return True
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         raise NotImplementedError
 
