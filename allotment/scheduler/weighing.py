@@ -4,35 +4,74 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from operator import attrgetter, is_
 
 from allotment.scheduler.config import SchedulerConfig
 from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostWeigher
 from allotment.scheduler.spec import RequestSpec
 
-__all__ = ["pick", "weigh_hosts"]
+__all__ = ["AggregateGroups", "pick", "weigh_hosts"]
 
 _RNG = random.Random()
 
 
-def weigh_hosts(weighers: Sequence[HostWeigher], hosts: Sequence[HostState], spec: RequestSpec) -> list[HostState]:
+_WEIGHT = attrgetter("weight")
+
+
+class AggregateGroups:
+    """The hosts grouped by aggregate set, and each weigher's multiplier per group, kept between weighings.
+
+    Every instance of a multi-instance request weighs the same hosts (unless a filter removed
+    some): their aggregates, so the groups and the multipliers, do not change meanwhile. One
+    object serves one request (aggregates are read per request); any other host list is
+    grouped again.
+    """
+
+    def __init__(self) -> None:
+        self._hosts: list[HostState] = []
+        self._groups: list[tuple[HostState, list[int]]] = []
+        self._multipliers: dict[int, list[tuple[float, list[int]]]] = {}  # by id() of a weigher
+
+    def of(self, hosts: list[HostState]) -> list[tuple[HostState, list[int]]]:
+        """``hosts`` grouped as ``_by_aggregates`` does (the same hosts in the same order reuse the last grouping)."""
+        if len(hosts) != len(self._hosts) or not all(map(is_, hosts, self._hosts)):
+            self._hosts = list(hosts)
+            self._groups = _by_aggregates(hosts)
+            self._multipliers = {}
+        return self._groups
+
+    def multipliers(self, weigher: HostWeigher) -> list[tuple[float, list[int]]]:
+        """Per group of the last ``of``: the weigher's multiplier (asked of one host of it) and the members."""
+        found = self._multipliers.get(id(weigher))
+        if found is None:
+            found = self._multipliers[id(weigher)] = [
+                (weigher.weight_multiplier(representative), members) for representative, members in self._groups]
+        return found
+
+
+def weigh_hosts(weighers: Sequence[HostWeigher], hosts: Sequence[HostState], spec: RequestSpec,
+                groups: AggregateGroups | None = None) -> list[HostState]:
     """Set ``host.weight`` and return the hosts sorted by it, highest first (ties keep their input order).
 
     For each weigher the raw values over all hosts are clamped to the class's minval/maxval,
     scaled to [0, 1] between the smallest and largest value (or minval/maxval when set;
-    all equal gives 0), multiplied by the host's multiplier and added up.
+    all equal gives 0), multiplied by the host's multiplier and added up. ``groups`` keeps
+    the aggregate grouping between calls over the same hosts with the same weighers
+    (the instances of one request).
     """
     ordered = list(hosts)
     totals = [0.0] * len(ordered)
     # With one host there is nothing to rank; skipping the weighers keeps its weight at 0.
     if len(ordered) > 1:
-        groups = _by_aggregates(ordered)
+        groups = groups if groups is not None else AggregateGroups()
+        groups.of(ordered)
         for weigher in weighers:
             _add_weigher(weigher, ordered, spec, groups, totals)
     for host, total in zip(ordered, totals):
         host.weight = total
     # sorted() is stable with reverse=True too: equal weights keep placement's order.
-    return sorted(ordered, key=_weight_of, reverse=True)
+    return sorted(ordered, key=_WEIGHT, reverse=True)
 
 
 def pick(hosts: Sequence[HostState], config: SchedulerConfig, rng: random.Random | None = None) -> list[HostState]:
@@ -66,7 +105,7 @@ def _add_weigher(
     weigher: HostWeigher,
     hosts: list[HostState],
     spec: RequestSpec,
-    groups: list[tuple[HostState, list[int]]],
+    groups: AggregateGroups,
     totals: list[float],
 ) -> None:
     by_group: list[tuple[float, list[int]]] | None = None
@@ -74,7 +113,7 @@ def _add_weigher(
         # Hosts in the same aggregates share a multiplier: ask once per group, before the raw
         # values, so a weigher every host multiplies by 0 (NumInstancesWeigher by default)
         # costs nothing.
-        by_group = [(weigher.weight_multiplier(representative), members) for representative, members in groups]
+        by_group = groups.multipliers(weigher)
         if not any(multiplier for multiplier, _ in by_group):
             return
     values = _raw_values(weigher, hosts, spec)
@@ -142,7 +181,3 @@ def _multiplier_from_aggregates_only(weigher: HostWeigher) -> bool:
     return cls.weight_multiplier is HostWeigher.weight_multiplier or bool(
         getattr(cls, "multiplier_from_aggregates_only", False)
     )
-
-
-def _weight_of(host: HostState) -> float:
-    return host.weight

@@ -35,9 +35,9 @@ def filter_hosts(ctx: Context, state: CycleState, index: int, current: list[Host
     return result.hosts
 
 
-def weigh(ctx: Context, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+def weigh(ctx: Context, state: CycleState, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
     """``hosts`` best first (weighers, then ``host_subset_size`` and shuffling)."""
-    return pick(weigh_hosts(ctx.weighers, hosts, spec), ctx.config, ctx.rng)
+    return pick(weigh_hosts(ctx.weighers, hosts, spec, state.aggregate_groups), ctx.config, ctx.rng)
 
 
 def _filter_reason(result: FilterResult, narrowed: list[HostState], index: int, count: int) -> str:
