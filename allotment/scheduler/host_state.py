@@ -90,6 +90,8 @@ class HostState:
     # Every instance of a request weighs every host; only consume changes a host meanwhile.
     io_ops_counted: tuple[dict[str, InstanceInfo], int, int] | None = field(
         default=None, init=False, repr=False, compare=False)
+    # How many times consume changed this host: lets weighing keep the raw values of the others.
+    consumed: int = field(default=0, init=False, repr=False, compare=False)
 
     @property
     def num_instances(self) -> int:
@@ -105,6 +107,7 @@ class HostState:
         self.vcpus_used += resources.get("VCPU", 0)
         self.free_ram_mb -= resources.get("MEMORY_MB", 0)
         self.free_disk_mb -= resources.get("DISK_GB", 0) * 1024
+        self.consumed += 1
         instances = self.instances
         counted = self.io_ops_counted
         if counted is not None and counted[0] is instances and counted[1] == len(instances):

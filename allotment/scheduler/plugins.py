@@ -61,6 +61,10 @@ class HostWeigher:
     default_multiplier: ClassVar[float] = 1.0
     minval: ClassVar[float | None] = None
     maxval: ClassVar[float | None] = None
+    # True: the raw value depends on the host alone (not on the spec), so the instances of one
+    # request reuse it for every host not consumed meanwhile. Read from the class that sets it
+    # only: a subclass must say it again.
+    raw_from_host_only: ClassVar[bool] = False
 
     def __init__(self, config: SchedulerConfig) -> None:
         self.config = config

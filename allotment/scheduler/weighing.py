@@ -11,34 +11,47 @@ from allotment.scheduler.host_state import HostState
 from allotment.scheduler.plugins import HostWeigher
 from allotment.scheduler.spec import RequestSpec
 
-__all__ = ["AggregateGroups", "pick", "weigh_hosts"]
+__all__ = ["RequestWeighing", "pick", "weigh_hosts"]
 
 _RNG = random.Random()
 
 
 _WEIGHT = attrgetter("weight")
+_CONSUMED = attrgetter("consumed")
 
 
-class AggregateGroups:
-    """The hosts grouped by aggregate set, and each weigher's multiplier per group, kept between weighings.
+class RequestWeighing:
+    """What the weighings of one request's instances share: groups, multipliers, unchanged raw values.
 
     Every instance of a multi-instance request weighs the same hosts (unless a filter removed
-    some): their aggregates, so the groups and the multipliers, do not change meanwhile. One
-    object serves one request (aggregates are read per request); any other host list is
-    grouped again.
+    some), and between two instances only the host that took one changed (``HostState.consume``
+    counts its changes). Kept from one weighing to the next: the hosts grouped by aggregate
+    set, each weigher's multiplier per group (aggregates do not change within a request),
+    and the raw values of the weighers whose raw value depends on the host alone
+    (``raw_from_host_only``), taken again only for the hosts consumed since. Any other host
+    list starts afresh. One object serves one request.
     """
 
     def __init__(self) -> None:
         self._hosts: list[HostState] = []
+        self._consumed: list[int] = []  # each host's HostState.consumed when last seen
         self._groups: list[tuple[HostState, list[int]]] = []
         self._multipliers: dict[int, list[tuple[float, list[int]]]] = {}  # by id() of a weigher
+        self._raw: dict[int, tuple[list[float], set[int]]] = {}  # id() of a weigher -> values, stale positions
 
     def of(self, hosts: list[HostState]) -> list[tuple[HostState, list[int]]]:
         """``hosts`` grouped as ``_by_aggregates`` does (the same hosts in the same order reuse the last grouping)."""
+        consumed = list(map(_CONSUMED, hosts))
         if len(hosts) != len(self._hosts) or not all(map(is_, hosts, self._hosts)):
             self._hosts = list(hosts)
             self._groups = _by_aggregates(hosts)
             self._multipliers = {}
+            self._raw = {}
+        elif consumed != self._consumed:
+            changed = {i for i, (now, then) in enumerate(zip(consumed, self._consumed)) if now != then}
+            for _, stale in self._raw.values():
+                stale |= changed
+        self._consumed = consumed
         return self._groups
 
     def multipliers(self, weigher: HostWeigher) -> list[tuple[float, list[int]]]:
@@ -49,25 +62,40 @@ class AggregateGroups:
                 (weigher.weight_multiplier(representative), members) for representative, members in self._groups]
         return found
 
+    def raw_values(self, weigher: HostWeigher, spec: RequestSpec) -> list[float]:
+        """The weigher's raw values over the hosts of the last ``of`` (a list the caller must not change)."""
+        hosts = self._hosts
+        if not _raw_from_host_only(weigher):
+            return _raw_values(weigher, hosts, spec)
+        kept = self._raw.get(id(weigher))
+        if kept is None:
+            values = _raw_values(weigher, hosts, spec)
+            self._raw[id(weigher)] = (values, set())
+            return values
+        values, stale = kept
+        for i in stale:
+            values[i] = _raw_values(weigher, [hosts[i]], spec)[0]
+        stale.clear()
+        return values
+
 
 def weigh_hosts(weighers: Sequence[HostWeigher], hosts: Sequence[HostState], spec: RequestSpec,
-                groups: AggregateGroups | None = None) -> list[HostState]:
+                shared: RequestWeighing | None = None) -> list[HostState]:
     """Set ``host.weight`` and return the hosts sorted by it, highest first (ties keep their input order).
 
     For each weigher the raw values over all hosts are clamped to the class's minval/maxval,
     scaled to [0, 1] between the smallest and largest value (or minval/maxval when set;
-    all equal gives 0), multiplied by the host's multiplier and added up. ``groups`` keeps
-    the aggregate grouping between calls over the same hosts with the same weighers
-    (the instances of one request).
+    all equal gives 0), multiplied by the host's multiplier and added up. ``shared`` keeps
+    what does not change between the weighings of one request's instances (RequestWeighing).
     """
     ordered = list(hosts)
     totals = [0.0] * len(ordered)
     # With one host there is nothing to rank; skipping the weighers keeps its weight at 0.
     if len(ordered) > 1:
-        groups = groups if groups is not None else AggregateGroups()
-        groups.of(ordered)
+        shared = shared if shared is not None else RequestWeighing()
+        shared.of(ordered)
         for weigher in weighers:
-            _add_weigher(weigher, ordered, spec, groups, totals)
+            _add_weigher(weigher, ordered, spec, shared, totals)
     for host, total in zip(ordered, totals):
         host.weight = total
     # sorted() is stable with reverse=True too: equal weights keep placement's order.
@@ -105,7 +133,7 @@ def _add_weigher(
     weigher: HostWeigher,
     hosts: list[HostState],
     spec: RequestSpec,
-    groups: AggregateGroups,
+    shared: RequestWeighing,
     totals: list[float],
 ) -> None:
     by_group: list[tuple[float, list[int]]] | None = None
@@ -113,10 +141,10 @@ def _add_weigher(
         # Hosts in the same aggregates share a multiplier: ask once per group, before the raw
         # values, so a weigher every host multiplies by 0 (NumInstancesWeigher by default)
         # costs nothing.
-        by_group = groups.multipliers(weigher)
+        by_group = shared.multipliers(weigher)
         if not any(multiplier for multiplier, _ in by_group):
             return
-    values = _raw_values(weigher, hosts, spec)
+    values = shared.raw_values(weigher, spec)
     floor, ceiling = weigher.minval, weigher.maxval
     smallest, largest = min(values), max(values)
     # Clamping changes nothing when every value is already within the bounds (the usual case).
@@ -181,3 +209,8 @@ def _multiplier_from_aggregates_only(weigher: HostWeigher) -> bool:
     return cls.weight_multiplier is HostWeigher.weight_multiplier or bool(
         getattr(cls, "multiplier_from_aggregates_only", False)
     )
+
+
+def _raw_from_host_only(weigher: HostWeigher) -> bool:
+    # Declared by the class itself: a subclass may read the spec in its own raw_weight.
+    return bool(vars(type(weigher)).get("raw_from_host_only", False))

@@ -15,7 +15,7 @@ from allotment.scheduler.config import DEFAULT_WEIGHERS, DEFAULT_WEIGHTS, Schedu
 from allotment.scheduler.host_state import HostState, InstanceInfo
 from allotment.scheduler.plugins import WEIGHER_GROUP, HostWeigher, load_weighers
 from allotment.scheduler.spec import RequestSpec, ServerGroup
-from allotment.scheduler.weighing import AggregateGroups, pick, weigh_hosts
+from allotment.scheduler.weighing import RequestWeighing, pick, weigh_hosts
 from tests.scheduler.filters.factories import host, spec
 
 
@@ -322,14 +322,14 @@ def test_instances_of_one_request_weigh_as_a_fresh_weighing_would(
     rng = random.Random(seed)
     weighers = load_weighers(config(num_instances_weight_multiplier=-1.0))
     hosts = _fleet(values)
-    groups = AggregateGroups()
+    shared = RequestWeighing()
     members: list[str] = []
     for index in range(count):
         policy = "soft-anti-affinity" if soft else "soft-affinity"
         s = spec(instance_group=ServerGroup(uuid="g", policy=policy, members=list(members)))
         fresh = [dataclasses.replace(h, instances=dict(h.instances), aggregates=list(h.aggregates)) for h in hosts]
         expected = weigh_hosts(weighers, fresh, s)
-        ordered = weigh_hosts(weighers, hosts, s, groups)
+        ordered = weigh_hosts(weighers, hosts, s, shared)
         assert [h.host for h in ordered] == [h.host for h in expected]
         assert [h.weight for h in ordered] == [h.weight for h in expected]  # exactly, not approximately
         best = ordered[0]
@@ -339,3 +339,44 @@ def test_instances_of_one_request_weigh_as_a_fresh_weighing_would(
         members.append(uuid)
         if drops[index] and len(hosts) > 2:
             hosts = [h for h in hosts if h is not ordered[-1]]  # a filter removed a host for the next one
+
+
+class CountingRAM(HostWeigher):
+    """Free RAM, declared to depend on the host alone; counts the hosts it was asked about."""
+
+    multiplier_option: ClassVar[str] = "ram_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
+    asked: ClassVar[list[str]] = []
+
+    def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        self.asked.extend(h.host for h in hosts)
+        return [h.free_ram_mb for h in hosts]
+
+
+class SpecRAM(CountingRAM):
+    """Inherits the declaration but reads the spec: it must be asked every time."""
+
+    def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        self.asked.extend(h.host for h in hosts)
+        return [h.free_ram_mb - spec.flavor.memory_mb for h in hosts]
+
+
+def test_a_host_only_weigher_is_asked_again_only_about_the_consumed_host() -> None:
+    hosts = [host(f"h{i}", free_ram_mb=1000 * (i + 1)) for i in range(4)]
+    weigher, shared = CountingRAM(config()), RequestWeighing()
+    CountingRAM.asked = []
+    assert [h.host for h in weigh_hosts([weigher], hosts, spec(), shared)][0] == "h3"
+    hosts[3].consume(InstanceInfo(uuid="i1"), {"MEMORY_MB": 3500})
+    assert [h.host for h in weigh_hosts([weigher], hosts, spec(), shared)][:2] == ["h2", "h1"]
+    assert CountingRAM.asked == ["h0", "h1", "h2", "h3", "h3"]
+    weigh_hosts([weigher], hosts[1:], spec(), shared)  # another host list: asked about every host
+    assert CountingRAM.asked[5:] == ["h1", "h2", "h3"]
+
+
+def test_the_declaration_is_not_inherited() -> None:
+    hosts = [host(f"h{i}", free_ram_mb=1000 * (i + 1)) for i in range(3)]
+    weigher, shared = SpecRAM(config()), RequestWeighing()
+    CountingRAM.asked = []
+    weigh_hosts([weigher], hosts, spec(), shared)
+    weigh_hosts([weigher], hosts, spec(), shared)
+    assert len(CountingRAM.asked) == 6

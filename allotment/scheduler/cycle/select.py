@@ -37,7 +37,7 @@ def filter_hosts(ctx: Context, state: CycleState, index: int, current: list[Host
 
 def weigh(ctx: Context, state: CycleState, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
     """``hosts`` best first (weighers, then ``host_subset_size`` and shuffling)."""
-    return pick(weigh_hosts(ctx.weighers, hosts, spec, state.aggregate_groups), ctx.config, ctx.rng)
+    return pick(weigh_hosts(ctx.weighers, hosts, spec, state.weighing), ctx.config, ctx.rng)
 
 
 def _filter_reason(result: FilterResult, narrowed: list[HostState], index: int, count: int) -> str:
