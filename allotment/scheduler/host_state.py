@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AggregateInfo", "HostState", "InstanceInfo", "ServiceState", "io_ops", "io_ops_of"]
+__all__ = ["AggregateInfo", "HostState", "InstanceInfo", "ServiceState", "io_ops"]
 
 
 @dataclass
@@ -86,12 +86,10 @@ class HostState:
 
     limits: dict[str, Any] = field(default_factory=dict)
     weight: float = 0.0
-    # num_io_ops as last counted: (the instances dict counted, its length then, the count).
-    # Every instance of a request weighs every host; only consume changes a host meanwhile.
-    io_ops_counted: tuple[dict[str, InstanceInfo], int, int] | None = field(
-        default=None, init=False, repr=False, compare=False)
     # How many times consume changed this host: lets weighing keep the raw values of the others.
-    consumed: int = field(default=0, init=False, repr=False, compare=False)
+    # Set by __init__ (a factory, not a class default): adding an attribute to a built
+    # HostState later costs more than the weighing it would save.
+    consumed: int = field(default_factory=int, init=False, repr=False, compare=False)
 
     @property
     def num_instances(self) -> int:
@@ -100,7 +98,7 @@ class HostState:
     @property
     def num_io_ops(self) -> int:
         """Instances busy with an I/O-heavy task (building, resizing, snapshotting, ...)."""
-        return io_ops_of(self)
+        return io_ops(self.instances)
 
     def consume(self, instance: InstanceInfo, resources: dict[str, int]) -> None:
         """Account for an instance just claimed here, so later picks of the same request see it."""
@@ -108,35 +106,10 @@ class HostState:
         self.free_ram_mb -= resources.get("MEMORY_MB", 0)
         self.free_disk_mb -= resources.get("DISK_GB", 0) * 1024
         self.consumed += 1
-        instances = self.instances
-        counted = self.io_ops_counted
-        if counted is not None and counted[0] is instances and counted[1] == len(instances):
-            old = instances.get(instance.uuid)
-            count = counted[2] + (instance.task_state in IO_TASK_STATES)
-            if old is not None:
-                count -= old.task_state in IO_TASK_STATES
-            instances[instance.uuid] = instance
-            self.io_ops_counted = (instances, len(instances), count)
-        else:
-            instances[instance.uuid] = instance
+        self.instances[instance.uuid] = instance
 
     def __repr__(self) -> str:
         return f"HostState({self.host!r}, uuid={self.uuid!r}, weight={self.weight:.3f})"
-
-
-def io_ops_of(host: HostState) -> int:
-    """``host.num_io_ops``, counted once and then kept up to date by ``consume``.
-
-    The count is taken again when ``instances`` was replaced or grew outside ``consume``
-    (filters and weighers treat the records as read-only; see registry/snapshot.py).
-    """
-    instances = host.instances
-    counted = host.io_ops_counted
-    if counted is not None and counted[0] is instances and counted[1] == len(instances):
-        return counted[2]
-    count = io_ops(instances)
-    host.io_ops_counted = (instances, len(instances), count)
-    return count
 
 
 def io_ops(instances: dict[str, InstanceInfo]) -> int:

@@ -29,10 +29,12 @@ class RequestWeighing:
     set, each weigher's multiplier per group (aggregates do not change within a request),
     and the raw values of the weighers whose raw value depends on the host alone
     (``raw_from_host_only``), taken again only for the hosts consumed since. Any other host
-    list starts afresh. One object serves one request.
+    list starts afresh. One object serves one request. ``keep=False`` (a single weighing)
+    skips the bookkeeping that only later weighings would use.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = True) -> None:
+        self._keep = keep
         self._hosts: list[HostState] = []
         self._consumed: list[int] = []  # each host's HostState.consumed when last seen
         self._groups: list[tuple[HostState, list[int]]] = []
@@ -41,6 +43,9 @@ class RequestWeighing:
 
     def of(self, hosts: list[HostState]) -> list[tuple[HostState, list[int]]]:
         """``hosts`` grouped as ``_by_aggregates`` does (the same hosts in the same order reuse the last grouping)."""
+        if not self._keep:
+            self._hosts, self._groups, self._multipliers = list(hosts), _by_aggregates(hosts), {}
+            return self._groups
         consumed = list(map(_CONSUMED, hosts))
         if len(hosts) != len(self._hosts) or not all(map(is_, hosts, self._hosts)):
             self._hosts = list(hosts)
@@ -65,7 +70,7 @@ class RequestWeighing:
     def raw_values(self, weigher: HostWeigher, spec: RequestSpec) -> list[float]:
         """The weigher's raw values over the hosts of the last ``of`` (a list the caller must not change)."""
         hosts = self._hosts
-        if not _raw_from_host_only(weigher):
+        if not self._keep or not _raw_from_host_only(weigher):
             return _raw_values(weigher, hosts, spec)
         kept = self._raw.get(id(weigher))
         if kept is None:
@@ -92,7 +97,7 @@ def weigh_hosts(weighers: Sequence[HostWeigher], hosts: Sequence[HostState], spe
     totals = [0.0] * len(ordered)
     # With one host there is nothing to rank; skipping the weighers keeps its weight at 0.
     if len(ordered) > 1:
-        shared = shared if shared is not None else RequestWeighing()
+        shared = shared if shared is not None else RequestWeighing(keep=False)
         shared.of(ordered)
         for weigher in weighers:
             _add_weigher(weigher, ordered, spec, shared, totals)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from allotment.scheduler.host_state import HostState, io_ops_of
+from allotment.scheduler.host_state import HostState, io_ops
 from allotment.scheduler.plugins import HostWeigher
 from allotment.scheduler.spec import RequestSpec
 
@@ -23,9 +23,8 @@ class IoOpsWeigher(HostWeigher):
         return host.num_io_ops
 
     def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
-        # num_io_ops without a property call per host: this runs over every candidate, for
-        # every instance of a request (the count is kept on the host between instances).
-        return [io_ops_of(h) for h in hosts]
+        # num_io_ops without a property call per host: this runs over every candidate.
+        return [io_ops(h.instances) for h in hosts]
 
 
 class NumInstancesWeigher(HostWeigher):
