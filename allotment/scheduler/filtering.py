@@ -44,7 +44,8 @@ def run_filters(
 
     Filters marked ``run_filter_once_per_request`` run only for the first instance of a
     request (``first_instance``); for later instances the caller passes the hosts that
-    survived them.
+    survived them. A filter whose ``applies(spec)`` is False is not called; it is still
+    listed in ``removed`` (nothing removed), as when it ran.
     """
     current = list(hosts)
     result = FilterResult(current)
@@ -54,7 +55,9 @@ def run_filters(
         if host_filter.run_filter_once_per_request and not first_instance:
             continue
         before = len(current)
-        current = list(host_filter.filter_all(current, spec))
+        # A filter with nothing to check for this spec is reported as run, removing nothing.
+        if host_filter.applies(spec):
+            current = list(host_filter.filter_all(current, spec))
         result.removed.append((host_filter.name(), before, len(current)))
         if not current:
             break

@@ -86,6 +86,10 @@ class HostState:
 
     limits: dict[str, Any] = field(default_factory=dict)
     weight: float = 0.0
+    # How many times consume changed this host: lets weighing keep the raw values of the others.
+    # Set by __init__ (a factory, not a class default): adding an attribute to a built
+    # HostState later costs more than the weighing it would save.
+    consumed: int = field(default_factory=int, init=False, repr=False, compare=False)
 
     @property
     def num_instances(self) -> int:
@@ -101,6 +105,7 @@ class HostState:
         self.vcpus_used += resources.get("VCPU", 0)
         self.free_ram_mb -= resources.get("MEMORY_MB", 0)
         self.free_disk_mb -= resources.get("DISK_GB", 0) * 1024
+        self.consumed += 1
         self.instances[instance.uuid] = instance
 
     def __repr__(self) -> str:

@@ -36,6 +36,15 @@ class HostFilter:
     def name(cls) -> str:
         return cls.__name__
 
+    def applies(self, spec: RequestSpec) -> bool:
+        """False when the filter can remove no host for ``spec`` (no group, no hint, ...): it is then not run.
+
+        Checked once per instance, so a filter with nothing to check costs nothing instead of a
+        call per host. The default (True) always runs the filter: a filter that overrides this
+        must return False only when ``filter_all`` would keep every host.
+        """
+        return True
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         raise NotImplementedError
 
@@ -52,6 +61,10 @@ class HostWeigher:
     default_multiplier: ClassVar[float] = 1.0
     minval: ClassVar[float | None] = None
     maxval: ClassVar[float | None] = None
+    # True: the raw value depends on the host alone (not on the spec), so the instances of one
+    # request reuse it for every host not consumed meanwhile. Read from the class that sets it
+    # only: a subclass must say it again.
+    raw_from_host_only: ClassVar[bool] = False
 
     def __init__(self, config: SchedulerConfig) -> None:
         self.config = config

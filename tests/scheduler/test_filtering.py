@@ -9,7 +9,7 @@ import pytest
 
 from allotment.scheduler.config import DEFAULT_FILTERS, SchedulerConfig
 from allotment.scheduler.filtering import FilterResult, narrow_hosts, run_filters
-from allotment.scheduler.filters.affinity import ServerGroupAntiAffinityFilter
+from allotment.scheduler.filters.affinity import ServerGroupAffinityFilter, ServerGroupAntiAffinityFilter
 from allotment.scheduler.filters.compute import ComputeFilter
 from allotment.scheduler.host_state import HostState, ServiceState
 from allotment.scheduler.plugins import FILTER_GROUP, HostFilter, load_filters
@@ -170,3 +170,83 @@ def test_every_shipped_filter_loads_by_name_and_runs() -> None:
 def test_unknown_filter_name_is_refused() -> None:
     with pytest.raises(ValueError, match="NoSuchFilter"):
         load_filters(SchedulerConfig(enabled_filters=["ComputeFilter", "NoSuchFilter"]))
+
+
+class Inapplicable(Recording):
+    """A filter that says it has nothing to check: run_filters must not call it."""
+
+    def applies(self, spec: RequestSpec) -> bool:
+        return False
+
+
+def test_a_filter_that_does_not_apply_is_not_called_and_is_listed_as_removing_nothing() -> None:
+    skipped = type("Skipped", (Inapplicable,), {"refuse": {"h0"}})()
+    after = recording("After", {"h1"})
+    result = run_filters([skipped, after], hosts(3), spec(), first_instance=True)
+    assert skipped.seen == []
+    assert [h.host for h in result.hosts] == ["h0", "h2"]
+    assert result.removed == [("Skipped", 3, 3), ("After", 3, 2)]
+
+
+def test_a_filter_applies_unless_it_says_otherwise() -> None:
+    # Third-party filters written before the hook keep running.
+    assert recording("Plain", set()).applies(spec()) is True
+
+
+def test_server_group_filters_are_not_asked_per_host_without_a_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> bool:
+        raise AssertionError("host_passes called for a request without a server group")
+
+    monkeypatch.setattr(ServerGroupAffinityFilter, "host_passes", refuse)
+    monkeypatch.setattr(ServerGroupAntiAffinityFilter, "filter_all", refuse)
+    filters = load_filters(CONFIG)
+    assert len(run_filters(filters, hosts(5), spec(), first_instance=False).hosts) == 5
+    # An affinity group with no member placed yet cannot remove a host either.
+    s = spec(instance_group=ServerGroup(uuid="g", policy="affinity", members=[], hosts=[]))
+    assert len(run_filters(filters, hosts(5), s, first_instance=False).hosts) == 5
+
+
+def _varied_hosts() -> list[HostState]:
+    """Hosts each of which some shipped filter removes when it runs with something to check."""
+    return [
+        host("plain"),
+        host("down", service=ServiceState(up=False)),
+        host("member", instances=["m1", "m2"]),
+        host("tagged", aggregates=[{"filter_tenant_id": "p9", "hw_architecture": "aarch64", "ssd": "true",
+                                    "max_io_ops_per_host": "0", "max_instances_per_host": "0"}],
+             stats={"ssd": "false"}),
+        host("arm", supported_instances=[("aarch64", "qemu", "hvm")], hypervisor_version=5000000),
+        host("x86", supported_instances=[("x86_64", "qemu", "hvm")], hypervisor_version=8002000,
+             cpu_info={"arch": "x86_64", "maxphysaddr": {"bits": 39}}),
+    ]
+
+
+_SPECS = {
+    "plain": spec(),
+    "affinity, none placed": spec(instance_group=ServerGroup(uuid="g", policy="affinity", members=["m1"])),
+    "affinity, placed": spec(instance_group=ServerGroup(uuid="g", policy="affinity", members=["m1"], hosts=["x86"])),
+    "anti-affinity": spec(instance_group=ServerGroup(uuid="g", policy="anti-affinity", members=["m1"])),
+    "soft group": spec(instance_group=ServerGroup(uuid="g", policy="soft-affinity", members=["m1"])),
+    "hints": spec(scheduler_hints={"same_host": ["m1"], "different_host": "m2",
+                                   "query": '[">=", "$free_ram_mb", 1]'}),
+    "empty hints": spec(scheduler_hints={"same_host": [], "different_host": [], "query": ""}),
+    "extra specs": spec(extra_specs={"capabilities:cpu_info:arch": "x86_64", "ssd": "true"}),
+    "image": spec(image_props={"hw_architecture": "aarch64", "img_hv_requested_version": ">=6.0"}),
+}
+
+
+@pytest.mark.parametrize("label", sorted(_SPECS))
+def test_a_shipped_filter_that_does_not_apply_would_have_kept_every_host(label: str) -> None:
+    names = sorted(ep.name for ep in entry_points(group=FILTER_GROUP))
+    s = _SPECS[label]
+    for f in load_filters(SchedulerConfig(enabled_filters=names)):
+        if not f.applies(s):
+            given = _varied_hosts()
+            assert f.filter_all(given, s) == given, f.name()
+            assert all(f.host_passes(h, s) for h in given), f.name()
+
+
+def test_the_default_filters_skip_what_a_plain_request_does_not_ask() -> None:
+    skipped = {f.name() for f in load_filters(CONFIG) if not f.applies(spec())}
+    assert skipped == {"ComputeCapabilitiesFilter", "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
+                       "ServerGroupAffinityFilter"}

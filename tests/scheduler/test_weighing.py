@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from importlib.metadata import entry_points
 from typing import ClassVar
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allotment.scheduler.config import DEFAULT_WEIGHERS, DEFAULT_WEIGHTS, SchedulerConfig
 from allotment.scheduler.host_state import HostState, InstanceInfo
 from allotment.scheduler.plugins import WEIGHER_GROUP, HostWeigher, load_weighers
 from allotment.scheduler.spec import RequestSpec, ServerGroup
-from allotment.scheduler.weighing import pick, weigh_hosts
+from allotment.scheduler.weighing import RequestWeighing, pick, weigh_hosts
 from tests.scheduler.filters.factories import host, spec
 
 
@@ -284,3 +287,96 @@ def test_weighing_a_thousand_hosts_matches_the_plain_definition() -> None:
     position = {id(h): i for i, h in enumerate(hosts)}
     assert ordered == sorted(hosts, key=lambda h: (-h.weight, position[id(h)]))
     assert len({round(w, 9) for w in expected}) > 100  # the hosts really differ
+
+
+_AGGREGATE_SETS = [[], [{"ram_weight_multiplier": "2"}], [{"io_ops_weight_multiplier": "-3"}, {"x": "y"}],
+                   [{"cpu_weight_multiplier": "bad"}]]
+_host_values = st.tuples(
+    st.integers(0, 64_000), st.integers(0, 16), st.integers(0, 10**6), st.integers(0, 2),
+    st.lists(st.sampled_from([None, "spawning", "rebuilding"]), max_size=4), st.integers(0, len(_AGGREGATE_SETS) - 1),
+)
+
+
+def _fleet(values: list[tuple[int, int, int, int, list[str | None], int]]) -> list[HostState]:
+    hosts = []
+    for i, (ram, used, disk, failed, states, aggs) in enumerate(values):
+        h = host(f"h{i}", free_ram_mb=ram, vcpus_total=16, vcpus_used=used, free_disk_mb=disk,
+                 failed_builds=failed, aggregates=[dict(m) for m in _AGGREGATE_SETS[aggs]])
+        if aggs:  # hosts of one aggregate set share its aggregates, as the registry hands them out
+            h.aggregates = [dataclasses.replace(a, uuid=f"agg-{aggs}-{k}") for k, a in enumerate(h.aggregates)]
+        for k, task_state in enumerate(states):
+            h.instances[f"h{i}-{k}"] = InstanceInfo(uuid=f"h{i}-{k}", task_state=task_state)
+        hosts.append(h)
+    return hosts
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(_host_values, min_size=2, max_size=12), count=st.integers(1, 6),
+       drops=st.lists(st.booleans(), min_size=6, max_size=6), soft=st.booleans(), seed=st.integers(0, 1000))
+def test_instances_of_one_request_weigh_as_a_fresh_weighing_would(
+        values: list[tuple[int, int, int, int, list[str | None], int]], count: int, drops: list[bool], soft: bool,
+        seed: int) -> None:
+    """Placing several instances one by one (weigh with the request's shared groups, consume the best
+    host, sometimes lose a host to a filter) gives the weights and order of weighing fresh copies of
+    the hosts each time: nothing kept between instances goes stale."""
+    rng = random.Random(seed)
+    weighers = load_weighers(config(num_instances_weight_multiplier=-1.0))
+    hosts = _fleet(values)
+    shared = RequestWeighing()
+    members: list[str] = []
+    for index in range(count):
+        policy = "soft-anti-affinity" if soft else "soft-affinity"
+        s = spec(instance_group=ServerGroup(uuid="g", policy=policy, members=list(members)))
+        fresh = [dataclasses.replace(h, instances=dict(h.instances), aggregates=list(h.aggregates)) for h in hosts]
+        expected = weigh_hosts(weighers, fresh, s)
+        ordered = weigh_hosts(weighers, hosts, s, shared)
+        assert [h.host for h in ordered] == [h.host for h in expected]
+        assert [h.weight for h in ordered] == [h.weight for h in expected]  # exactly, not approximately
+        best = ordered[0]
+        uuid = f"new-{index}"
+        best.consume(InstanceInfo(uuid=uuid, task_state=rng.choice([None, "spawning"])),
+                     {"VCPU": 1, "MEMORY_MB": rng.choice([0, 512]), "DISK_GB": 1})
+        members.append(uuid)
+        if drops[index] and len(hosts) > 2:
+            hosts = [h for h in hosts if h is not ordered[-1]]  # a filter removed a host for the next one
+
+
+class CountingRAM(HostWeigher):
+    """Free RAM, declared to depend on the host alone; counts the hosts it was asked about."""
+
+    multiplier_option: ClassVar[str] = "ram_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
+    asked: ClassVar[list[str]] = []
+
+    def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        self.asked.extend(h.host for h in hosts)
+        return [h.free_ram_mb for h in hosts]
+
+
+class SpecRAM(CountingRAM):
+    """Inherits the declaration but reads the spec: it must be asked every time."""
+
+    def raw_weights(self, hosts: list[HostState], spec: RequestSpec) -> list[float]:
+        self.asked.extend(h.host for h in hosts)
+        return [h.free_ram_mb - spec.flavor.memory_mb for h in hosts]
+
+
+def test_a_host_only_weigher_is_asked_again_only_about_the_consumed_host() -> None:
+    hosts = [host(f"h{i}", free_ram_mb=1000 * (i + 1)) for i in range(4)]
+    weigher, shared = CountingRAM(config()), RequestWeighing()
+    CountingRAM.asked = []
+    assert [h.host for h in weigh_hosts([weigher], hosts, spec(), shared)][0] == "h3"
+    hosts[3].consume(InstanceInfo(uuid="i1"), {"MEMORY_MB": 3500})
+    assert [h.host for h in weigh_hosts([weigher], hosts, spec(), shared)][:2] == ["h2", "h1"]
+    assert CountingRAM.asked == ["h0", "h1", "h2", "h3", "h3"]
+    weigh_hosts([weigher], hosts[1:], spec(), shared)  # another host list: asked about every host
+    assert CountingRAM.asked[5:] == ["h1", "h2", "h3"]
+
+
+def test_the_declaration_is_not_inherited() -> None:
+    hosts = [host(f"h{i}", free_ram_mb=1000 * (i + 1)) for i in range(3)]
+    weigher, shared = SpecRAM(config()), RequestWeighing()
+    CountingRAM.asked = []
+    weigh_hosts([weigher], hosts, spec(), shared)
+    weigh_hosts([weigher], hosts, spec(), shared)
+    assert len(CountingRAM.asked) == 6

@@ -52,7 +52,7 @@ def _place_each(ctx: Context, state: CycleState) -> None:
         spec = select.instance_spec(state, index)
         passed = select.filter_hosts(ctx, state, index, current, spec)
         state.lap("filtering")
-        ordered = select.weigh(ctx, passed, spec)
+        ordered = select.weigh(ctx, state, passed, spec)
         if state.dry_run:
             state.weights.append(dry_run.weights_by_weigher(ctx, ordered, spec))
         state.lap("weighing")

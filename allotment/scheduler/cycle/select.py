@@ -35,9 +35,11 @@ def filter_hosts(ctx: Context, state: CycleState, index: int, current: list[Host
     return result.hosts
 
 
-def weigh(ctx: Context, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+def weigh(ctx: Context, state: CycleState, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
     """``hosts`` best first (weighers, then ``host_subset_size`` and shuffling)."""
-    return pick(weigh_hosts(ctx.weighers, hosts, spec), ctx.config, ctx.rng)
+    # A single instance has no later weighing to share with.
+    shared = state.weighing if len(state.instance_uuids) > 1 else None
+    return pick(weigh_hosts(ctx.weighers, hosts, spec, shared), ctx.config, ctx.rng)
 
 
 def _filter_reason(result: FilterResult, narrowed: list[HostState], index: int, count: int) -> str:

@@ -25,6 +25,7 @@ from allotment.scheduler.request_filters import Constraints
 from allotment.scheduler.selection import TIMING_KEYS
 from allotment.scheduler.spec import RequestGroup, RequestSpec, ServerGroup
 from allotment.scheduler.topology.usage import Fit
+from allotment.scheduler.weighing import RequestWeighing
 
 __all__ = ["Context", "CycleState", "GroupState", "Move", "Placed"]
 
@@ -100,6 +101,8 @@ class CycleState:
     placed: list[Placed] = field(default_factory=list)
     ranked: list[list[HostState]] = field(default_factory=list)  # per instance, its hosts best first
     refused: set[str] = field(default_factory=set)  # roots whose claim failed in this call
+    # What the instances' weighings share (aggregate groups, multipliers, raw values of unchanged hosts).
+    weighing: RequestWeighing = field(default_factory=RequestWeighing)
     once: list[tuple[str, int, int]] = field(default_factory=list)  # what once-per-request filters removed
     refusing_filters: list[tuple[str, int, int]] = field(default_factory=list)  # the run that left no host
     dry_run: bool = False  # decide only: nothing claimed in placement, nothing written to the registry

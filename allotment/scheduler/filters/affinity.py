@@ -21,6 +21,9 @@ class SameHostFilter(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(_hint(spec, "same_host"))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         wanted = _hint(spec, "same_host")
         return not wanted or any(uuid in host.instances for uuid in wanted)
@@ -31,6 +34,9 @@ class DifferentHostFilter(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(_hint(spec, "different_host"))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return not any(uuid in host.instances for uuid in _hint(spec, "different_host"))
 
@@ -40,6 +46,11 @@ class ServerGroupAffinityFilter(HostFilter):
 
     Runs for every instance of a request: the first one placed decides where the rest go.
     """
+
+    def applies(self, spec: RequestSpec) -> bool:
+        # Every host passes until a member is placed: without this, a call per host per instance.
+        group = spec.instance_group
+        return group is not None and group.policy == "affinity" and bool(group.hosts)
 
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         group = spec.instance_group
@@ -53,6 +64,10 @@ class ServerGroupAffinityFilter(HostFilter):
 
 class ServerGroupAntiAffinityFilter(HostFilter):
     """Policy ``anti-affinity``: fewer than ``max_server_per_host`` (default 1) members already on the host."""
+
+    def applies(self, spec: RequestSpec) -> bool:
+        group = spec.instance_group
+        return group is not None and group.policy == "anti-affinity"
 
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return bool(self.filter_all([host], spec))

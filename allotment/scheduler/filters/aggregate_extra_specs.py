@@ -24,6 +24,9 @@ class AggregateInstanceExtraSpecsFilter(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(_requirements(spec.flavor.extra_specs))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return _satisfies(host, _requirements(spec.flavor.extra_specs))
 

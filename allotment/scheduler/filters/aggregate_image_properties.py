@@ -20,6 +20,9 @@ class AggregateImagePropertiesIsolation(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(spec.image.properties)
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         properties = spec.image.properties
         if not properties or not host.aggregates:

@@ -17,3 +17,7 @@ class ComputeFilter(HostFilter):
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         service = host.service
         return service.up and not service.forced_down and not service.disabled
+
+    def filter_all(self, hosts: list[HostState], spec: RequestSpec) -> list[HostState]:
+        # host_passes inlined: a call per host of every request is most of this filter's cost.
+        return [h for h in hosts if (s := h.service).up and not s.forced_down and not s.disabled]

@@ -29,6 +29,9 @@ class ComputeCapabilitiesFilter(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(_checks(spec.flavor.extra_specs))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return _satisfies(host, _checks(spec.flavor.extra_specs))
 

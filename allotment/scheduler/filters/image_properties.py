@@ -40,6 +40,9 @@ class ImagePropertiesFilter(HostFilter):
 
     run_filter_once_per_request: ClassVar[bool] = True
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return any(self._wanted(spec))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return bool(self.filter_all([host], spec))
 

@@ -54,6 +54,9 @@ class JsonFilter(HostFilter):
         # The same query is evaluated against every host of the request: parse it once.
         self._compiled: dict[str, Expr] = {}
 
+    def applies(self, spec: RequestSpec) -> bool:
+        return bool(spec.scheduler_hints.get("query"))
+
     def host_passes(self, host: HostState, spec: RequestSpec) -> bool:
         return all(bool(expr(host)) for expr in self._queries(spec))
 

@@ -51,8 +51,9 @@ __all__ = ["Snapshot"]
 
 # HostState fields holding a mutable default that host_states does not set itself (any
 # field added to the contract later): each built HostState gets its own from the factory.
+# consumed starts at 0, an immutable value the template holds.
 _FILLED = {"service", "cpu_info", "supported_instances", "stats", "aggregates", "instances",
-           "allocation_candidates", "limits", "numa_topology", "numa_usage"}
+           "allocation_candidates", "limits", "numa_topology", "numa_usage", "consumed"}
 _OTHER_FACTORIES = [(f.name, f.default_factory) for f in fields(HostState)
                     if f.default_factory is not MISSING and f.name not in _FILLED]
 _SERVICE_FIELDS = {f.name for f in fields(ServiceState)}

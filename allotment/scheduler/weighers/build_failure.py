@@ -15,6 +15,7 @@ class BuildFailureWeigher(HostWeigher):
     """Raw value: consecutive failed builds. The configured multiplier (large and positive) is applied negated."""
 
     multiplier_option: ClassVar[str] = "build_failure_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     default_multiplier: ClassVar[float] = 1000000.0
     # Tells weighing.py the override below still depends on config and aggregates only.
     multiplier_from_aggregates_only: ClassVar[bool] = True

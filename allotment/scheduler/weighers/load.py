@@ -15,6 +15,7 @@ class IoOpsWeigher(HostWeigher):
     """Instances busy building, resizing, snapshotting...; the default multiplier (-1) prefers idle hosts."""
 
     multiplier_option: ClassVar[str] = "io_ops_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     default_multiplier: ClassVar[float] = -1.0
     minval: ClassVar[float | None] = 0
 
@@ -30,6 +31,7 @@ class NumInstancesWeigher(HostWeigher):
     """Instances on the host; off by default (multiplier 0), negative to spread, positive to pack."""
 
     multiplier_option: ClassVar[str] = "num_instances_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     default_multiplier: ClassVar[float] = 0.0
 
     def raw_weight(self, host: HostState, spec: RequestSpec) -> float:

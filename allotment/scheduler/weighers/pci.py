@@ -25,6 +25,7 @@ class PCIWeigher(HostWeigher):
     """
 
     multiplier_option: ClassVar[str] = "pci_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     default_multiplier: ClassVar[float] = 1.0
 
     def raw_weight(self, host: HostState, spec: RequestSpec) -> float:

@@ -17,6 +17,7 @@ class RAMWeigher(HostWeigher):
     """Free RAM in MiB."""
 
     multiplier_option: ClassVar[str] = "ram_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     # Overcommitted hosts report negative free space; they all rank as empty.
     minval: ClassVar[float | None] = 0
 
@@ -31,6 +32,7 @@ class CPUWeigher(HostWeigher):
     """Free vCPUs after the allocation ratio: total * ratio - used."""
 
     multiplier_option: ClassVar[str] = "cpu_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     minval: ClassVar[float | None] = 0
 
     def raw_weight(self, host: HostState, spec: RequestSpec) -> float:
@@ -44,6 +46,7 @@ class DiskWeigher(HostWeigher):
     """Free disk in MiB."""
 
     multiplier_option: ClassVar[str] = "disk_weight_multiplier"
+    raw_from_host_only: ClassVar[bool] = True
     minval: ClassVar[float | None] = 0
 
     def raw_weight(self, host: HostState, spec: RequestSpec) -> float:
