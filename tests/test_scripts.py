@@ -58,4 +58,11 @@ def test_serve_installs_the_project_and_passes_its_arguments_on(clone: Path, arg
 @pytest.mark.parametrize("args", [(), ("-x", "-q", "tests/cli")])
 def test_test_installs_the_test_extras_and_passes_its_arguments_to_pytest(clone: Path, args: tuple[str, ...]) -> None:
     calls = _run(clone, "test", *args)
-    assert calls == [f"{_PIP} --upgrade pip", f"{_PIP} -e .[test]", " ".join(["python", "-m", "pytest", *args])]
+    pytest = ["python", "-m", "pytest", "-n", "auto", "--dist", "loadfile", *args]
+    assert calls == [f"{_PIP} --upgrade pip", f"{_PIP} -e .[test]", " ".join(pytest)]
+
+
+def test_test_runs_in_one_process_when_asked(clone: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALLOTMENT_TEST_PROCESSES", "0")
+    calls = _run(clone, "test", "-q")
+    assert calls[-1] == "python -m pytest -n 0 --dist loadfile -q"

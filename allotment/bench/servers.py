@@ -11,6 +11,7 @@ virtualenv also carries ``gabbi`` for running the upstream gabbit files.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ __all__ = [
     "allotment_server",
     "ensure_upstream_venv",
     "ensure_venv",
+    "exclusive",
     "free_port",
     "repo_root",
     "scheduler_server",
@@ -65,13 +67,29 @@ def ensure_venv(venv: Path, requirements: Sequence[str], *, quiet: bool = False)
     wanted = "\n".join(requirements)
     if marker.exists() and marker.read_text() == wanted:
         return venv
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=quiet)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *requirements],
-        check=True, capture_output=quiet, text=True, timeout=900,
-    )
-    marker.write_text(wanted)
+    # The test suite runs in several processes: the first builds, the others wait and reuse it.
+    with exclusive(venv.with_name(venv.name + ".lock")):
+        if marker.exists() and marker.read_text() == wanted:
+            return venv
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=quiet)
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", *requirements],
+            check=True, capture_output=quiet, text=True, timeout=900,
+        )
+        marker.write_text(wanted)
     return venv
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` (created if missing) across processes."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_upstream_venv(path: Path | None = None) -> Path:

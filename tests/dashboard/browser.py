@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from allotment.bench.servers import exclusive
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 DRIVER = "chromedriver"
@@ -39,8 +42,11 @@ def chromium_or_skip() -> tuple[str, str]:
     """(browser, driver) paths, installing the Debian packages when missing."""
     found = _found()
     if found is None:
-        reason = _install()
-        found = _found()
+        # Several test processes may get here at once; apt-get allows one at a time.
+        with exclusive(Path(tempfile.gettempdir()) / "allotment-chromium-install.lock"):
+            found = _found()
+            reason = _install() if found is None else None
+            found = found or _found()
         if found is None:
             message = reason or "chromium installed but not found on PATH"
             if os.environ.get("CI"):
