@@ -13,6 +13,7 @@ from allotment.scheduler.registry import Registry, changes
 from allotment.scheduler.registry.tables import changes as change_log
 from allotment.scheduler.registry.tables import hosts as hosts_table
 from tests.scheduler.registry.conftest import new_uuid
+from tests.scheduler.topology.helpers import cell, host
 
 
 @pytest.fixture
@@ -242,8 +243,6 @@ def test_an_own_write_after_another_writers_is_read_from_the_log(registry: Regis
 def test_a_topology_set_between_two_requests_is_seen_fresh(registry: Registry, other: Registry) -> None:
     # The snapshot keeps the topology and its usage in each host's HostState template: a
     # reload must replace them there, not only on the host record.
-    from tests.scheduler.topology.helpers import cell, host
-
     rp = new_uuid()
     registry.register_host("c1", rp, {})
     assert registry.host_states([rp])[rp].numa_topology is None
