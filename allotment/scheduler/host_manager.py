@@ -46,19 +46,31 @@ def candidate_hosts(build: Callable[[Mapping[str, Mapping[str, Any]]], Mapping[s
                     candidates_json: Mapping[str, Any]) -> list[HostState]:
     """``merge_candidates`` for fresh HostStates: ``build`` makes them with the figures already set.
 
-    ``build`` gets root uuid -> HostState attributes (the tree's figures) and returns the
+    ``build`` gets root uuid -> HostState attributes (the tree's figures; not the allocation
+    ratios, which a fresh HostState has at 1.0 already) and returns the
     registered hosts among those roots (``Registry.host_states(roots, figures=...)``): each
     HostState is made once with its final values, instead of made and then updated (the
     scheduler does this for up to 1,000 hosts per request).
     """
-    root_of, figures = tree_figures(candidates_json.get("provider_summaries") or _EMPTY)
+    root_of, sums = _tree_sums(candidates_json.get("provider_summaries") or _EMPTY)
+    # Without the allocation ratios: a fresh HostState has them at 1.0 already (its defaults).
+    figures = {root: {"vcpus_total": a[0], "vcpus_used": a[1], "total_usable_ram_mb": a[2],
+                      "free_ram_mb": a[2] - a[3], "total_usable_disk_gb": a[4], "free_disk_mb": (a[4] - a[5]) * 1024}
+               for root, a in sums.items()}
     return _in_request_order(build(figures), candidates_json, root_of)
 
 
 def tree_figures(summaries: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """The root of every summarised provider, and per root the HostState resource figures of its tree."""
+    root_of, sums = _tree_sums(summaries)
+    return root_of, {root: _figures(*acc) for root, acc in sums.items()}
+
+
+def _tree_sums(summaries: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, list[int]]]:
+    """The root of every summarised provider, and per root its tree's
+    [vcpu capacity, vcpu used, ram capacity, ram used, disk capacity, disk used]."""
     root_of: dict[str, str] = {}
-    sums: dict[str, list[int]] = {}  # root -> [vcpu cap, vcpu used, ram cap, ram used, disk cap, disk used]
+    sums: dict[str, list[int]] = {}
     for rp, summary in summaries.items():
         root = summary.get("root_provider_uuid") or rp
         root_of[rp] = root
@@ -79,7 +91,7 @@ def tree_figures(summaries: Mapping[str, Any]) -> tuple[dict[str, str], dict[str
         if r is not None:
             acc[4] += r["capacity"]
             acc[5] += r["used"]
-    return root_of, {root: _figures(*acc) for root, acc in sums.items()}
+    return root_of, sums
 
 
 def _figures(vcpu_cap: int, vcpu_used: int, ram_cap: int, ram_used: int, disk_cap: int,

@@ -189,9 +189,13 @@ class Snapshot:
                     fresh[r.host_id].instances[r.uuid] = _instance(r)
             topologies, fits = topology_ops.load_for_hosts(conn, batch)
             for hid, topo in topologies.items():
-                if hid in fresh:
-                    fresh[hid].topology = topo
-                    fresh[hid].usage = HostUsage.of(fits.get(hid, ()))
+                rec = fresh.get(hid)
+                if rec is not None:
+                    rec.topology = topo
+                    rec.usage = HostUsage.of(fits.get(hid, ()))
+                    # Immutable (replaced, never edited): the template carries them to every HostState.
+                    rec.template["numa_topology"] = topo
+                    rec.template["numa_usage"] = rec.usage
             for hid in batch or ():
                 old = self._hosts.pop(hid, None)
                 if old is not None:
@@ -280,6 +284,7 @@ class Snapshot:
         cutoff = at - dt.timedelta(seconds=self.service_down_time)
         new = object.__new__
         no_figures: Mapping[str, Any] = {}
+        other_factories = _OTHER_FACTORIES
         with self.lock:
             by_uuid, hosts_by_id, host_aggs, all_aggs = self._by_uuid, self._hosts, self._host_aggs, self._aggs
             wanted = list(by_uuid) if root_uuids is None else root_uuids
@@ -305,8 +310,9 @@ class Snapshot:
                             a = all_aggs[aid]
                             info = copies[aid] = AggregateInfo(a.uuid, a.name, a.metadata.copy())
                         aggs.append(info)
-                # A copy of the template (which has every key) then item by item: about three
-                # times cheaper than one {**template, ...} display, which inserts key by key.
+                # A copy of the template (which has every key, numa_topology and numa_usage
+                # included) then item by item: about three times cheaper than one
+                # {**template, ...} display, which inserts key by key.
                 attrs = rec.template.copy()
                 attrs["service"] = service
                 attrs["cpu_info"] = rec.cpu_info.copy()
@@ -316,11 +322,9 @@ class Snapshot:
                 attrs["aggregates"] = aggs
                 attrs["allocation_candidates"] = []
                 attrs["limits"] = {}
-                attrs["numa_topology"] = rec.topology
-                attrs["numa_usage"] = rec.usage
                 if figures is not None:
                     attrs.update(figures.get(uuid, no_figures))
-                for name, factory in _OTHER_FACTORIES:
+                for name, factory in other_factories:
                     attrs[name] = factory()
                 hs = new(HostState)
                 hs.__dict__ = attrs

@@ -13,6 +13,7 @@ from allotment.scheduler.registry import Registry, changes
 from allotment.scheduler.registry.tables import changes as change_log
 from allotment.scheduler.registry.tables import hosts as hosts_table
 from tests.scheduler.registry.conftest import new_uuid
+from tests.scheduler.topology.helpers import cell, host
 
 
 @pytest.fixture
@@ -237,3 +238,18 @@ def test_an_own_write_after_another_writers_is_read_from_the_log(registry: Regis
     partial = registry.snapshot.partial_loads
     assert set(registry.host_states([rp])[rp].instances) == {theirs, ours}
     assert registry.snapshot.partial_loads == partial + 1
+
+
+def test_a_topology_set_between_two_requests_is_seen_fresh(registry: Registry, other: Registry) -> None:
+    # The snapshot keeps the topology and its usage in each host's HostState template: a
+    # reload must replace them there, not only on the host record.
+    rp = new_uuid()
+    registry.register_host("c1", rp, {})
+    assert registry.host_states([rp])[rp].numa_topology is None
+    first = host(cell(0, cpus=[0, 1], memory=1024))
+    other.set_topology("c1", first)
+    seen = registry.host_states([rp])[rp]
+    assert seen.numa_topology == first and seen.numa_usage is not None
+    second = host(cell(0, cpus=[0, 1, 2, 3], memory=2048))
+    other.set_topology("c1", second)
+    assert registry.host_states([rp])[rp].numa_topology == second
