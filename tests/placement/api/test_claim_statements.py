@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from allotment.infra.database import Database
+from tests.sql_statements import recorded_statements
 
 OWNER = {"project_id": "p", "user_id": "u", "consumer_type": "INSTANCE"}
 
@@ -35,16 +34,8 @@ def rp(api: httpx.Client) -> str:
 
 @pytest.fixture
 def statements(store: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(store.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(store.engine) as seen:
         yield seen
-    finally:
-        sa.event.remove(store.engine, "before_cursor_execute", record)
 
 
 def put(api: httpx.Client, consumer: str, rp: str, gen: int | None, vcpu: int = 1) -> None:

@@ -7,7 +7,6 @@ round trips are part of its contract (as placement's claim statements are).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,20 +17,13 @@ from allotment.scheduler.registry import Registry, changes
 from allotment.scheduler.registry.tables import changes as change_log
 from allotment.scheduler.registry.tables import hosts
 from tests.scheduler.registry.conftest import new_uuid
+from tests.sql_statements import recorded_statements
 
 
 @pytest.fixture
 def statements(registry_db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    sa.event.listen(registry_db.engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(registry_db.engine) as seen:
         yield seen
-    finally:
-        sa.event.remove(registry_db.engine, "before_cursor_execute", record)
 
 
 def _returning(registry: Registry) -> bool:
