@@ -82,10 +82,24 @@ def as_allocations(
 
 
 def claim(placement: PlacementClient, consumer: str, request: Mapping[str, Any], *, project_id: str, user_id: str,
-          consumer_type: str = INSTANCE) -> None:
-    """Claim ``request`` for a new consumer (generation None); placement's errors propagate."""
-    placement.put_allocations(consumer, as_allocations(request["allocations"], project_id=project_id,
-                                                       user_id=user_id, consumer_type=consumer_type))
+          consumer_type: str = INSTANCE, maybe_empty: bool = False) -> None:
+    """Claim ``request`` for a new consumer (generation None); placement's errors propagate.
+
+    ``maybe_empty``: an earlier claim for the consumer was refused for naming a provider that
+    no longer exists. Placement (as upstream) keeps the consumers such a write named, holding
+    nothing at generation 0, so when generation None is refused as a consumer conflict the
+    claim is made once more at generation 0.
+    """
+    def put(generation: int | None) -> None:
+        placement.put_allocations(consumer, as_allocations(request["allocations"], project_id=project_id,
+                                                           user_id=user_id, consumer_type=consumer_type,
+                                                           generation=generation))
+    try:
+        put(None)
+    except GenerationConflict:
+        if not maybe_empty:
+            raise
+        put(0)
 
 
 def delete_claim(placement: PlacementClient, consumer: str) -> None:

@@ -88,6 +88,9 @@ class SchedulerConfig:
     shuffle_best_same_weighed_hosts: bool = False
     max_attempts: int = 3  # selected host + (max_attempts - 1) alternates per instance
     max_placement_results: int = 1000
+    # A plain multi-instance request (no server group, NUMA or PCI fit, move or dry run) claims all its
+    # instances in one POST /allocations and records them in one registry transaction.
+    batch_claims: bool = True
     # A move (resize, cold migration) may pick the host the instance is on.
     allow_resize_to_same_host: bool = False
     service_down_time: int = 60  # seconds without a heartbeat before a host counts as down

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from allotment.client import Inventory, PlacementClient, direct
+from allotment.client import Inventory, PlacementClient, PlacementError, direct
 from allotment.scheduler.config import SchedulerConfig, load_scheduler_config
 from allotment.scheduler.registry import Registry
 from allotment.scheduler.service import Scheduler
@@ -189,3 +189,36 @@ def scheduling_worker(placement_url: str, registry_url: str, specs: list[dict[st
     except BaseException:  # noqa: BLE001 - reported to the parent
         outcomes.append(("error", [], traceback.format_exc()))
     results.put((seed, outcomes))
+
+
+class RecordingPlacement(PlacementClient):
+    """A real client that notes (method, path, status) of every call; an error's status is its HTTP status."""
+
+    def __init__(self, inner: PlacementClient) -> None:
+        super().__init__(inner.http, inner.microversion)
+        self.calls: list[tuple[str, str, int]] = []
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            body = super().request(method, path, **kwargs)
+        except PlacementError as exc:
+            self.calls.append((method, path, exc.status))
+            raise
+        self.calls.append((method, path, 200 if body is not None else 204))
+        return body
+
+
+class CompetingPlacement(PlacementClient):
+    """A real client that, once placement has answered GET /allocation_candidates, lets a competitor
+    claim first: the scheduler then claims against a placement that has changed under it."""
+
+    def __init__(self, inner: PlacementClient, competitor: Any) -> None:
+        super().__init__(inner.http, inner.microversion)
+        self.competitor = competitor
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        body = super().request(method, path, **kwargs)
+        if method == "GET" and path == "/allocation_candidates" and self.competitor is not None:
+            competitor, self.competitor = self.competitor, None
+            competitor()
+        return body

@@ -21,7 +21,16 @@ from allotment.scheduler.claims import as_allocations
 from allotment.scheduler.errors import ConsumerInUse, NoValidHost
 from allotment.scheduler.selection import TIMING_KEYS
 from allotment.scheduler.spec import InvalidRequestSpec, RequestSpec, ServerGroup
-from tests.scheduler.fleet import PROJECT, USER, Fleet, boot_spec, flavor, open_fleet
+from tests.scheduler.fleet import (
+    PROJECT,
+    USER,
+    CompetingPlacement,
+    Fleet,
+    RecordingPlacement,
+    boot_spec,
+    flavor,
+    open_fleet,
+)
 
 
 @pytest.fixture
@@ -39,39 +48,6 @@ def assert_nothing_left(fleet: Fleet) -> None:
     assert all(not usage for usage in fleet.total_usage().values()), fleet.total_usage()
     assert fleet.registry.list_instances() == []
     assert all(not g.members for g in fleet.registry.list_groups())
-
-
-class RecordingPlacement(PlacementClient):
-    """A real client that notes (method, path, status) of every call; an error's status is its HTTP status."""
-
-    def __init__(self, inner: PlacementClient) -> None:
-        super().__init__(inner.http, inner.microversion)
-        self.calls: list[tuple[str, str, int]] = []
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            body = super().request(method, path, **kwargs)
-        except PlacementError as exc:
-            self.calls.append((method, path, exc.status))
-            raise
-        self.calls.append((method, path, 200 if body is not None else 204))
-        return body
-
-
-class CompetingPlacement(PlacementClient):
-    """A real client that, once placement has answered GET /allocation_candidates, lets a competitor
-    claim first: the scheduler then claims against a placement that has changed under it."""
-
-    def __init__(self, inner: PlacementClient, competitor: Any) -> None:
-        super().__init__(inner.http, inner.microversion)
-        self.competitor = competitor
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        body = super().request(method, path, **kwargs)
-        if method == "GET" and path == "/allocation_candidates" and self.competitor is not None:
-            competitor, self.competitor = self.competitor, None
-            competitor()
-        return body
 
 
 # ---- choosing and claiming ----------------------------------------------------------------------
@@ -151,13 +127,19 @@ def test_multi_instance_fills_a_host_before_moving_on(fleet: Fleet) -> None:
     assert fleet.over_capacity() == []
 
 
-def test_a_nested_host_takes_a_second_instance_through_its_next_candidate(fleet: Fleet) -> None:
+@pytest.mark.parametrize(("batch", "writes"), [
+    (False, [("PUT", 204), ("PUT", 204)]),
+    (True, [("POST", 204)]),
+])
+def test_a_nested_host_takes_a_second_instance_through_its_next_candidate(
+        fleet: Fleet, batch: bool, writes: list[tuple[str, int]]) -> None:
     fleet.add_host("numa", disk_gb=100, numa=[{"VCPU": 2, "MEMORY_MB": 2048}, {"VCPU": 2, "MEMORY_MB": 2048}])
-    scheduler = fleet.scheduler()
+    scheduler = fleet.scheduler(batch_claims=batch)
     scheduler.placement = recorder = RecordingPlacement(fleet.placement)
     result = scheduler.select_destinations(boot_spec(flavor(vcpus=2, memory_mb=1024), num_instances=2))
-    # The second instance skipped the candidates the first had used up instead of being refused by placement.
-    assert [(m, status) for m, _, status in recorder.calls if m == "PUT"] == [("PUT", 204), ("PUT", 204)]
+    # The second instance skipped the candidates the first had used up instead of being refused by placement
+    # (one claim each, or one batch claim of both, and no 409).
+    assert [(m, status) for m, _, status in recorder.calls if m in ("PUT", "POST")] == writes
     assert result.hosts == ["numa", "numa"]
     first, second = (s[0].allocation_request["allocations"] for s in result.selections)
     vcpu_on = [next(rp for rp, a in alloc.items() if "VCPU" in a["resources"]) for alloc in (first, second)]

@@ -23,7 +23,7 @@ from allotment.scheduler.topology.fit import fit_instance
 from allotment.scheduler.topology.translate import allowed_devices, limits_of, request_of
 from allotment.scheduler.topology.usage import HostUsage
 
-__all__ = ["claim_first", "consume", "mark_moving", "undo"]
+__all__ = ["claim_first", "consume", "mark_moving", "take_in", "undo"]
 
 LOG = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
         kind = "boot" if state.move is None else "move"
         retry = tries > 1 or bool(state.refused)
         try:
-            claim(ctx.placement, instance, request, project_id=spec.project_id, user_id=spec.user_id)
+            claim(ctx.placement, instance, request, project_id=spec.project_id, user_id=spec.user_id,
+                  maybe_empty=instance in state.stale)
         except Conflict as exc:
             if is_consumer_conflict(exc):
                 raise ConsumerInUse(
@@ -69,6 +70,7 @@ def _claim_on(ctx: Context, state: CycleState, instance: str, host: HostState) -
         except (BadRequest, NotFound) as exc:
             # A provider or class of the candidate was deleted since the query.
             metrics.observe_claim(kind, "stale", retry=retry)
+            state.stale.add(instance)
             LOG.info("claim for %s on %s refused, candidate stale: %s", instance, host.host, exc.detail)
             continue
         chosen = Placed(instance, host, request)
@@ -133,9 +135,14 @@ def _join_group(ctx: Context, state: CycleState, chosen: Placed) -> None:
 
 def consume(ctx: Context, state: CycleState, chosen: Placed) -> None:
     """Record the placed instance (boots) and let the later instances of the request see it."""
-    host, fields = chosen.host, state.fields
     if state.move is None and not state.dry_run:  # a moving instance stays recorded on its source until confirm
-        chosen.recorded = ctx.registry.put_instance(chosen.instance, host.host, **fields)
+        chosen.recorded = ctx.registry.put_instance(chosen.instance, chosen.host.host, **state.fields)
+    take_in(state, chosen)
+
+
+def take_in(state: CycleState, chosen: Placed) -> None:
+    """Count the placed instance on its host state (and group) for the later instances of the request."""
+    host, fields = chosen.host, state.fields
     info = InstanceInfo(uuid=chosen.instance, flavor_name=fields["flavor_name"], vcpus=fields["vcpus"],
                         memory_mb=fields["memory_mb"], root_gb=fields["root_gb"], project_id=fields["project_id"],
                         image_id=fields["image_id"], task_state=fields["task_state"])

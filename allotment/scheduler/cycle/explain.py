@@ -104,9 +104,10 @@ def _filter_lacks(ctx: Context, state: CycleState, entries: Entries) -> Entries:
     """
     if not state.hosts:
         return entries
-    index = min(len(state.placed), len(state.instance_uuids) - 1)
+    so_far = state.placed + state.chosen  # claimed one by one, or chosen for a batch
+    index = min(len(so_far), len(state.instance_uuids) - 1)
     spec = instance_spec(state, index)
-    placed = {p.host.uuid for p in state.placed}
+    placed = {p.host.uuid for p in so_far}
     offered = {h.uuid for h in state.hosts}
     own: dict[str, list[Lack]] = {}
     kept: Entries = []

@@ -1,13 +1,14 @@
 """One request through the phases, timed, all-or-nothing.
 
 request filters -> placement query -> host states -> per instance: select (filters,
-weighers) then claim. If fewer than all instances are placed, every claim, membership and
+weighers) then claim; or, for a plain multi-instance request, every instance selected and then
+all claimed in one write (``batch``). If fewer than all instances are placed, every claim, membership and
 instance record this request made is removed again.
 """
 
 from __future__ import annotations
 
-from allotment.scheduler.cycle import answer, claim, dry_run, explain, hosts, prefilter, query, select
+from allotment.scheduler.cycle import answer, batch, claim, dry_run, explain, hosts, prefilter, query, select
 from allotment.scheduler.cycle.state import Context, CycleState
 from allotment.scheduler.errors import NoValidHost
 from allotment.scheduler.host_state import HostState
@@ -27,18 +28,29 @@ def run_cycle(ctx: Context, state: CycleState) -> ScheduleResult:
 def _run(ctx: Context, state: CycleState) -> ScheduleResult:
     prefilter.run(ctx, state)
     state.lap("request_filters")
-    query.run(ctx, state)
-    state.lap("placement_query")
-    hosts.run(ctx, state)
-    state.lap("host_states")
-    try:
-        _place_each(ctx, state)
-        if state.move is not None:
-            claim.mark_moving(ctx, state.move, state.placed[0].host.host, state.fields)
-    except BaseException:
-        if not state.dry_run:
-            claim.undo(ctx, state)
-        raise
+    batched = batch.applies(ctx, state)
+    while True:
+        query.run(ctx, state)
+        state.lap("placement_query")
+        hosts.run(ctx, state)
+        state.lap("host_states")
+        try:
+            if batched:
+                batch.place_all(ctx, state)
+            else:
+                _place_each(ctx, state)
+            if state.move is not None:
+                claim.mark_moving(ctx, state.move, state.placed[0].host.host, state.fields)
+        except batch.Lost:
+            # Nothing of the batch was written: place the request again, one claim at a time.
+            batched = False
+            state.restart()
+            continue
+        except BaseException:
+            if not state.dry_run:
+                claim.undo(ctx, state)
+            raise
+        break
     state.lap("claim")
     out = answer.result(ctx, state)
     state.finish()

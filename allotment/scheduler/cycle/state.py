@@ -99,8 +99,12 @@ class CycleState:
     hosts: list[HostState] = field(default_factory=list)
     # select and claim, per instance
     placed: list[Placed] = field(default_factory=list)
+    chosen: list[Placed] = field(default_factory=list)  # a batch's hosts, chosen but not claimed yet
     ranked: list[list[HostState]] = field(default_factory=list)  # per instance, its hosts best first
     refused: set[str] = field(default_factory=set)  # roots whose claim failed in this call
+    # Instances a claim of this call was refused for as stale (a provider gone): placement may hold them as
+    # consumers with nothing, at generation 0.
+    stale: set[str] = field(default_factory=set)
     # What the instances' weighings share (aggregate groups, multipliers, raw values of unchanged hosts).
     weighing: RequestWeighing = field(default_factory=RequestWeighing)
     once: list[tuple[str, int, int]] = field(default_factory=list)  # what once-per-request filters removed
@@ -111,6 +115,12 @@ class CycleState:
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(TIMING_KEYS, 0.0))
     started: float = field(default_factory=perf_counter)
     _last: float = field(default_factory=perf_counter)
+
+    def restart(self) -> None:
+        """Forget what selecting and claiming found, to place the request again from a new query."""
+        self.placed, self.chosen, self.ranked, self.refused = [], [], [], set()
+        self.weighing = RequestWeighing()
+        self.once, self.refusing_filters, self.weights, self.filter_runs = [], [], [], []
 
     def lap(self, phase: str) -> None:
         """Add the time since the last lap to ``phase``'s total."""

@@ -9,7 +9,7 @@ snapshot, refreshed first with one cheap query (see ``snapshot``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
@@ -241,6 +241,17 @@ class Registry:
         done = self._write(lambda c: instance_ops.record(c, uuid, host, fields))
         self.snapshot.apply_recorded(done)
         return done.created
+
+    def put_instances(self, hosts: Sequence[tuple[str, str]], **fields: Any) -> list[bool]:
+        """``put_instance`` for several (instance uuid, host) pairs with the same fields, in one transaction.
+
+        The scheduler records a multi-instance request's instances this way: one commit instead
+        of one per instance. All or none are written. Per pair: True when created.
+        """
+        done = self._write(lambda c: [instance_ops.record(c, uuid, host, fields) for uuid, host in hosts])
+        for recorded in done:  # consecutive generations: each applies on top of the one before
+            self.snapshot.apply_recorded(recorded)
+        return [recorded.created for recorded in done]
 
     def set_task_state(self, uuid: str, task_state: str | None) -> Instance:
         return self.record_instance(uuid, task_state=task_state)[0]

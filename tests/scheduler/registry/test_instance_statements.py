@@ -98,3 +98,30 @@ def test_put_host_writes_as_register_host_without_reading_back(registry: Registr
     assert not registry.put_host("c1", rp, {"failed_builds": 3})
     assert not any(s.lstrip().upper().startswith("SELECT SCHED_HOSTS.ID, SCHED_HOSTS.NAME") for s in statements)
     assert registry.get_host("c1").failed_builds == 3
+
+
+def test_put_instances_records_several_and_the_snapshot_takes_them_in(registry: Registry) -> None:
+    registry.register_host("c1", new_uuid())
+    registry.register_host("c2", new_uuid())
+    registry.host_states()
+    loads = (registry.snapshot.full_loads, registry.snapshot.partial_loads)
+    a, b, c = new_uuid(), new_uuid(), new_uuid()
+    assert registry.put_instances([(a, "c1"), (b, "c2"), (c, "c1")], vcpus=1, task_state="scheduling") == [
+        True, True, True]
+    assert {i.uuid: (i.host, i.task_state) for i in registry.list_instances()} == {
+        a: ("c1", "scheduling"), b: ("c2", "scheduling"), c: ("c1", "scheduling")}
+    # This process's snapshot took the three writes in, one after the other, without reading them back.
+    states = registry.host_states()
+    assert (registry.snapshot.full_loads, registry.snapshot.partial_loads) == loads
+    assert sorted(len(s.instances) for s in states.values()) == [1, 2]
+
+
+def test_put_instances_writes_none_when_one_host_is_unknown(registry: Registry) -> None:
+    registry.register_host("c1", new_uuid())
+    with registry.db.read() as conn:
+        before = changes.current(conn)
+    with pytest.raises(NotFound, match="not registered"):
+        registry.put_instances([(new_uuid(), "c1"), (new_uuid(), "nowhere")], vcpus=1)
+    assert registry.list_instances() == []
+    with registry.db.read() as conn:
+        assert changes.current(conn) == before
